@@ -1,0 +1,173 @@
+"""One phone call, from StasisStart to a clean teardown.
+
+Answer, put the caller in a mixing bridge with an externalMedia (RTP) channel
+that points at our own UDP socket, wait for that channel's own StasisStart
+before bridging it (ARI answers 422 otherwise), then greet and echo. On hangup
+everything the call created in Asterisk is removed, and the recordings are
+closed whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ari_app.client import AriClient, AriError
+from media.call_media import CallMedia
+from media.clock import FrameClock
+from media.codecs import codec_for_format
+from media.echo import Echo
+from media.recorder import CallRecorder
+from media.transport import RtpEndpoint
+
+if TYPE_CHECKING:
+    from ari_app.app import SecretaryApp
+
+log = logging.getLogger(__name__)
+
+EXTERNAL_MEDIA_READY_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """Audio played when the call is answered."""
+
+    pcm16: bytes
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    audio_format: str  # ulaw | alaw | slin
+    media_host: str
+    jitter_depth: int
+    calls_log_dir: Path
+    greeting: Greeting | None
+    echo: bool
+    max_call_seconds: float
+
+
+class CallSession:
+    """Owns one caller channel, its bridge, its externalMedia channel and its media."""
+
+    def __init__(
+        self,
+        app: SecretaryApp,
+        client: AriClient,
+        channel: dict[str, Any],
+        clock: FrameClock,
+        options: CallOptions,
+    ) -> None:
+        self.app = app
+        self.client = client
+        self.clock = clock
+        self.options = options
+        self.caller_id: str = channel["id"]
+        self.caller_number: str = channel.get("caller", {}).get("number", "")
+        tag = uuid.uuid4().hex[:12]
+        self.bridge_id = f"secretary-bridge-{tag}"
+        self.media_channel_id = f"secretary-media-{tag}"
+        self.media: CallMedia | None = None
+        self._ended = asyncio.Event()
+        self.end_reason = ""
+
+    # ---- events from the app --------------------------------------------
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind in ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
+            who = "caller" if event["channel"]["id"] == self.caller_id else "media channel"
+            self.end(f"{who}: {kind}")
+
+    def end(self, reason: str) -> None:
+        if not self._ended.is_set():
+            self.end_reason = reason
+            self._ended.set()
+
+    # ---- the call -------------------------------------------------------
+
+    async def run(self) -> None:
+        started = datetime.now(UTC)
+        try:
+            await self._set_up(started)
+            await self._converse()
+        except AriError as exc:
+            # 404 here means the caller hung up while we were still setting up.
+            level = logging.INFO if exc.status == 404 else logging.ERROR
+            log.log(level, "call %s set-up stopped: %s", self.caller_id, exc)
+        except TimeoutError:
+            log.error("call %s: externalMedia channel never entered Stasis", self.caller_id)
+        except Exception:
+            log.exception("call %s failed", self.caller_id)
+        finally:
+            await self._tear_down()
+            seconds = (datetime.now(UTC) - started).total_seconds()
+            log.info("call %s ended after %.1f s (%s)", self.caller_id, seconds,
+                     self.end_reason or "set-up failed")
+
+    async def _set_up(self, started: datetime) -> None:
+        options = self.options
+        await self.client.answer(self.caller_id)
+        await self.client.create_bridge(self.bridge_id)
+        await self.client.add_to_bridge(self.bridge_id, self.caller_id)
+
+        codec = codec_for_format(options.audio_format)
+        loop = asyncio.get_running_loop()
+        _, endpoint = await loop.create_datagram_endpoint(
+            lambda: RtpEndpoint(codec.payload_type), local_addr=(options.media_host, 0)
+        )
+        recorder = CallRecorder(options.calls_log_dir, started, sample_rate=codec.sample_rate)
+        self.media = CallMedia(codec, endpoint, recorder, jitter_depth=options.jitter_depth)
+
+        self.app.claim_channel(self.media_channel_id, self)
+        waiter = self.app.expect_stasis_start(self.media_channel_id)
+        host, port = endpoint.local_address
+        try:
+            created = await self.client.external_media(
+                self.media_channel_id, f"{host}:{port}", options.audio_format
+            )
+            variables = created.get("channelvars", {})
+            endpoint.set_remote(
+                (variables["UNICASTRTP_LOCAL_ADDRESS"], int(variables["UNICASTRTP_LOCAL_PORT"]))
+            )
+            # Asterisk sends nothing until media flows in the bridge: silence starts now.
+            self.media.start(self.clock)
+            await asyncio.wait_for(waiter, EXTERNAL_MEDIA_READY_TIMEOUT_S)
+        finally:
+            self.app.forget_stasis_wait(self.media_channel_id)
+        await self.client.add_to_bridge(self.bridge_id, self.media_channel_id)
+
+    async def _converse(self) -> None:
+        assert self.media is not None
+        if self.options.greeting is not None:
+            self.media.play(self.options.greeting.pcm16, self.options.greeting.sample_rate)
+        if self.options.echo:
+            # The caller hears itself once the greeting is over (proves both directions).
+            self.media.on_audio = Echo(self.media.playout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), self.options.max_call_seconds)
+        if not self._ended.is_set():
+            self.end("maximum call length reached")
+
+    async def _tear_down(self) -> None:
+        if self.media is not None:
+            await self.media.close()
+        for channel_id in (self.media_channel_id, self.caller_id):
+            await self._quietly(self.client.hangup(channel_id))
+        await self._quietly(self.client.destroy_bridge(self.bridge_id))
+
+    async def _quietly(self, request: Any) -> None:
+        """Teardown steps tolerate what is already gone (404) and log anything else."""
+        try:
+            await request
+        except AriError as exc:
+            if exc.status not in (404, 422):
+                log.warning("call %s teardown: %s", self.caller_id, exc)
+        except Exception as exc:  # ARI unreachable: Asterisk cleans up on its side
+            log.warning("call %s teardown: %s", self.caller_id, exc)

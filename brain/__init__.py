@@ -1,0 +1,1 @@
+"""The secretary's mind, channel-agnostic: LLM access, personas, conversation state, tools, database."""

@@ -1,0 +1,1 @@
+"""Non-phone channels: Telegram bots, website widget, Twilio webhooks, GSM modem."""

@@ -1,0 +1,1 @@
+"""Dialplan templates (extensions.conf), rendered from the one settings source."""

@@ -1,0 +1,1 @@
+"""The process edge: settings (.env + YAML, read once) and the `secretary` command line."""

@@ -1,0 +1,3 @@
+from secretary.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Voices: TTS engines behind one interface and voice profiles (samples, cached speaker latents)."""

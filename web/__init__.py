@@ -1,0 +1,1 @@
+"""aiohttp site: admin console, JSON and OpenAI-compatible API, widget.js, metrics."""
