@@ -2,8 +2,13 @@
 
 One `SecretaryApp` per process. It starts a `CallSession` for every caller
 channel entering Stasis, resolves the waits for externalMedia channels' own
-StasisStart, hands each channel's events to its session, and after a websocket
-reconnect (Asterisk restart, network blip) ends sessions whose channels are gone.
+StasisStart, and hands each channel's events to its session.
+
+Every time the events websocket (re)connects it reconciles with Asterisk:
+sessions whose caller is gone are ended (Asterisk restarted); bridges and
+externalMedia channels that no session owns are removed (our process was
+killed mid-call); callers still waiting in our Stasis application with no
+session are picked up again, so a restarted secretary keeps talking to them.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ari_app.call_session import CallSession
-from ari_app.client import CONNECTED, AriClient, AriError
+from ari_app.call_session import BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX, CallSession
+from ari_app.client import CONNECTED, AriClient, AriError, tolerate_gone
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +67,11 @@ class SecretaryApp:
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == CONNECTED:
-            self.ready.set()
-            if event.get("reconnect"):
+            try:
                 await self._reconcile()
+            except (AriError, OSError) as exc:
+                log.warning("could not reconcile with Asterisk after connecting: %s", exc)
+            self.ready.set()
             return
         channel = event.get("channel") or {}
         channel_id = channel.get("id")
@@ -86,7 +93,7 @@ class SecretaryApp:
         if channel.get("name", "").startswith("UnicastRTP/"):
             # An externalMedia channel nobody waits for (its call already ended): drop it.
             log.info("stray externalMedia channel %s entered Stasis; hanging it up", channel["id"])
-            self._spawn(self._hangup_quietly(channel["id"]))
+            self._spawn(tolerate_gone(self.client.hangup(channel["id"])))
             return
         session = self._session_factory(self, channel)
         self.claim_channel(channel["id"], session)
@@ -111,23 +118,40 @@ class SecretaryApp:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _hangup_quietly(self, channel_id: str) -> None:
-        try:
-            await self.client.hangup(channel_id)
-        except AriError as exc:
-            if exc.status != 404:
-                log.warning("could not hang up %s: %s", channel_id, exc)
 
     async def _reconcile(self) -> None:
-        """After a reconnect, end sessions whose caller channel no longer exists."""
-        sessions = {id(s): s for s in self._sessions.values()}.values()
-        for session in list(sessions):
-            try:
-                await self.client.get_channel(session.caller_id)
-            except AriError as exc:
-                if exc.status == 404:
-                    log.warning("call %s vanished while ARI was away; ending it", session.caller_id)
-                    session.end("channel gone after ARI reconnect")
+        """Make our view and Asterisk's agree after a (re)connection."""
+        channels = {c["id"]: c for c in await self.client.channels()}
+        for session in {id(s): s for s in self._sessions.values()}.values():
+            if session.caller_id not in channels:
+                log.warning("call %s vanished while ARI was away; ending it", session.caller_id)
+                session.end("channel gone after ARI reconnect")
+        for bridge in await self.client.bridges():
+            if bridge["id"].startswith(BRIDGE_PREFIX) and not self._owns_bridge(bridge["id"]):
+                log.warning("removing orphaned bridge %s", bridge["id"])
+                await tolerate_gone(self.client.destroy_bridge(bridge["id"]))
+        for channel_id, channel in channels.items():
+            if channel_id in self._sessions:
+                continue
+            if channel_id.startswith(MEDIA_CHANNEL_PREFIX):
+                log.warning("hanging up orphaned media channel %s", channel_id)
+                await tolerate_gone(self.client.hangup(channel_id))
+            elif self._waits_in_our_app(channel):
+                log.warning("picking up caller %s left without a session", channel_id)
+                self._start_session(channel, ["resumed"])
+
+    def _owns_bridge(self, bridge_id: str) -> bool:
+        return any(s.bridge_id == bridge_id for s in self._sessions.values())
+
+    def _waits_in_our_app(self, channel: dict[str, Any]) -> bool:
+        dialplan = channel.get("dialplan") or {}
+        app_data = str(dialplan.get("app_data", ""))
+        return (
+            channel.get("state") in ("Up", "Ring", "Ringing")
+            and dialplan.get("app_name") == "Stasis"
+            and app_data.split(",")[0] == self.client.config.app
+            and not channel.get("name", "").startswith("UnicastRTP/")
+        )
 
     async def shutdown(self) -> None:
         for session in {id(s): s for s in self._sessions.values()}.values():

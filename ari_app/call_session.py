@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ari_app.client import AriClient, AriError
+from ari_app.client import AriClient, AriError, tolerate_gone
 from media.call_media import CallMedia
 from media.clock import FrameClock
 from media.codecs import codec_for_format
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTERNAL_MEDIA_READY_TIMEOUT_S = 5.0
+BRIDGE_PREFIX = "secretary-bridge-"
+MEDIA_CHANNEL_PREFIX = "secretary-media-"
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ class CallSession:
         self.caller_id: str = channel["id"]
         self.caller_number: str = channel.get("caller", {}).get("number", "")
         tag = uuid.uuid4().hex[:12]
-        self.bridge_id = f"secretary-bridge-{tag}"
-        self.media_channel_id = f"secretary-media-{tag}"
+        self.bridge_id = BRIDGE_PREFIX + tag
+        self.media_channel_id = MEDIA_CHANNEL_PREFIX + tag
         self.media: CallMedia | None = None
         self._ended = asyncio.Event()
         self.end_reason = ""
@@ -158,16 +160,7 @@ class CallSession:
     async def _tear_down(self) -> None:
         if self.media is not None:
             await self.media.close()
+        context = f"call {self.caller_id}: "
         for channel_id in (self.media_channel_id, self.caller_id):
-            await self._quietly(self.client.hangup(channel_id))
-        await self._quietly(self.client.destroy_bridge(self.bridge_id))
-
-    async def _quietly(self, request: Any) -> None:
-        """Teardown steps tolerate what is already gone (404) and log anything else."""
-        try:
-            await request
-        except AriError as exc:
-            if exc.status not in (404, 422):
-                log.warning("call %s teardown: %s", self.caller_id, exc)
-        except Exception as exc:  # ARI unreachable: Asterisk cleans up on its side
-            log.warning("call %s teardown: %s", self.caller_id, exc)
+            await tolerate_gone(self.client.hangup(channel_id), context)
+        await tolerate_gone(self.client.destroy_bridge(self.bridge_id), context)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from base64 import b64encode
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +52,9 @@ class AriClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AriClient:
+        credentials = f"{self.config.username}:{self.config.password}".encode()
         self._session = aiohttp.ClientSession(
-            auth=aiohttp.BasicAuth(self.config.username, self.config.password),
+            headers={"Authorization": "Basic " + b64encode(credentials).decode()},
             timeout=aiohttp.ClientTimeout(total=self.config.request_timeout_s),
         )
         return self
@@ -174,12 +176,27 @@ class AriClient:
                 if not outage_logged:
                     log.warning("ARI events websocket closed; reconnecting")
                     outage_logged = True
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 if not outage_logged:
                     log.warning("ARI events websocket unavailable (%s); retrying with backoff", exc)
                     outage_logged = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.reconnect_max_s)
+
+
+async def tolerate_gone(request: Awaitable[Any], context: str = "") -> None:
+    """Await a clean-up request; what is already gone (404, 422) is fine, the rest is logged.
+
+    Clean-up must never raise: the caller may have hung up, or Asterisk may be
+    restarting, and either way the remaining steps still have to run.
+    """
+    try:
+        await request
+    except AriError as exc:
+        if exc.status not in (404, 422):
+            log.warning("%sclean-up request failed: %s", context, exc)
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        log.warning("%sclean-up request failed, ARI unreachable: %s", context, exc)
 
 
 def _param(value: Any) -> Any:

@@ -1,1 +1,1 @@
-"""Asterisk configuration templates and the code that renders them and runs Asterisk (system or chroot)."""
+"""Asterisk configuration templates, their rendering, and running Asterisk (system or chroot)."""

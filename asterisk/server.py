@@ -54,8 +54,9 @@ class AsteriskInstall:
         return [shutil.which("asterisk") or "/usr/sbin/asterisk", *args]
 
     def module_dir(self) -> str:
-        candidates = sorted(self.root.glob("usr/lib/*/asterisk/modules")) + [
-            self.root / "usr/lib/asterisk/modules"
+        candidates = [
+            *sorted(self.root.glob("usr/lib/*/asterisk/modules")),
+            self.root / "usr/lib/asterisk/modules",
         ]
         for candidate in candidates:
             if candidate.is_dir():
@@ -213,7 +214,9 @@ class AsteriskServer:
             except (OSError, urllib.error.URLError) as exc:
                 last_error = str(exc)
             time.sleep(0.2)
-        tail = self.console_log.read_text(errors="replace")[-2000:] if self.console_log.exists() else ""
+        tail = ""
+        if self.console_log.exists():
+            tail = self.console_log.read_text(errors="replace")[-2000:]
         raise AsteriskError(
             f"ARI did not answer at {self.ari_base_url} within "
             f"{self.settings.start_timeout_s}s ({last_error}); console log tail:\n{tail}"

@@ -1,1 +1,4 @@
-"""The secretary's mind, channel-agnostic: LLM access, personas, conversation state, tools, database."""
+"""The secretary's mind, channel-agnostic.
+
+LLM access, personas, conversation state, tools, the database.
+"""

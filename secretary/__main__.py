@@ -1,3 +1,7 @@
-from secretary.cli import main
+"""`python -m secretary`: the same as the `secretary` command."""
+
 import sys
+
+from secretary.cli import main
+
 sys.exit(main())

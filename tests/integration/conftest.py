@@ -75,7 +75,9 @@ class Secretary:
     def recordings(self, kind: str) -> list[Path]:
         return sorted(self.calls_log_dir.glob(f"call_*_{kind}.wav"))
 
-    def caller(self, workdir: Path, speak_wav: Path, seconds: float, user: str = "tester") -> SipCaller:
+    def caller(
+        self, workdir: Path, speak_wav: Path, seconds: float, user: str = "tester"
+    ) -> SipCaller:
         return SipCaller(workdir, speak_wav, self.target, user=user, seconds=seconds)
 
 
@@ -143,9 +145,9 @@ async def ari(asterisk_server: AsteriskServer, tmp_path: Path) -> AsyncIterator[
         yield client
 
 
-async def wait_for_no_leftovers(ari: AriClient, timeout: float = 8.0) -> tuple[list, list]:
+async def wait_for_no_leftovers(ari: AriClient, within_s: float = 8.0) -> tuple[list, list]:
     """Poll until Asterisk has no channels and no bridges; return what is left at the end."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_s
     while True:
         channels, bridges = await ari.channels(), await ari.bridges()
         if (not channels and not bridges) or time.monotonic() > deadline:

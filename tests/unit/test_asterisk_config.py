@@ -1,0 +1,68 @@
+"""Asterisk's configuration is rendered from the one settings source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asterisk.config import CONTEXT, InstanceDirs, render_all, write_config
+from secretary.settings import Settings
+
+DIRS = InstanceDirs(
+    etc="/srv/x/etc", modules="/usr/lib/mods", varlib="/var/lib/asterisk", db="/srv/x/db",
+    data="/usr/share/asterisk", spool="/srv/x/spool", run="/srv/x/run", log="/srv/x/log",
+    cache="/srv/x/cache",
+)
+
+
+def render(settings: Settings) -> dict[str, str]:
+    return render_all(asterisk=settings.asterisk, ari=settings.ari,
+                      ari_password=settings.ari.password.get_secret_value(), dirs=DIRS,
+                      instance=settings.asterisk.instance)
+
+
+def test_every_file_is_rendered_with_the_settings_ports() -> None:
+    settings = Settings(asterisk={"sip_port": 15061, "http_port": 18089, "rtp_start": 31000,
+                                  "rtp_end": 31999, "extension": "200"},
+                        ari={"username": "bob", "password": "s3cret", "app": "sec2"})
+    files = render(settings)
+    assert set(files) >= {"asterisk.conf", "modules.conf", "logger.conf", "http.conf", "ari.conf",
+                          "rtp.conf", "pjsip.conf", "extensions.conf"}
+    assert "bind = 127.0.0.1:15061" in files["pjsip.conf"]
+    assert "bindport = 18089" in files["http.conf"]
+    assert "bindaddr = 127.0.0.1" in files["http.conf"]
+    assert "rtpstart = 31000" in files["rtp.conf"] and "rtpend = 31999" in files["rtp.conf"]
+    assert "[bob]" in files["ari.conf"] and "password = s3cret" in files["ari.conf"]
+    assert "exten => 200,1" in files["extensions.conf"]
+    assert "Stasis(sec2," in files["extensions.conf"]
+    assert f"[{CONTEXT}]" in files["extensions.conf"]
+    assert "astetcdir => /srv/x/etc" in files["asterisk.conf"]
+    assert "noload => res_resolver_unbound.so" in files["modules.conf"]
+
+
+def test_trusted_networks_become_identify_matches() -> None:
+    files = render(Settings(asterisk={"trusted_networks": ["127.0.0.0/8", "10.1.2.0/24"]}))
+    assert "match = 127.0.0.0/8\nmatch = 10.1.2.0/24" in files["pjsip.conf"]
+
+
+def test_environment_overrides_nested_settings(monkeypatch) -> None:
+    monkeypatch.setenv("SECRETARY_ASTERISK__SIP_PORT", "5099")
+    monkeypatch.setenv("SECRETARY_MEDIA__FORMAT", "slin")
+    settings = Settings()
+    assert settings.asterisk.sip_port == 5099
+    assert settings.media.format == "slin"
+
+
+def test_yaml_file_is_read(tmp_path: Path, monkeypatch) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("asterisk:\n  http_port: 18090\ncall:\n  persona: marina\n")
+    monkeypatch.setenv("SECRETARY_CONFIG", str(config))
+    settings = Settings()
+    assert settings.asterisk.http_port == 18090
+    assert settings.call.persona == "marina"
+
+
+def test_write_config_replaces_stale_files_and_hides_secrets(tmp_path: Path) -> None:
+    (tmp_path / "old.conf").write_text("x")
+    write_config(tmp_path, {"ari.conf": "password = p\n"})
+    assert not (tmp_path / "old.conf").exists()
+    assert (tmp_path / "ari.conf").stat().st_mode & 0o077 == 0
