@@ -22,9 +22,8 @@ from ari_app.client import AriClient, AriError, tolerate_gone
 from media.call_media import CallMedia
 from media.clock import FrameClock
 from media.codecs import codec_for_format
-from media.echo import Echo
+from media.echo import attach_echo
 from media.recorder import CallRecorder
-from media.transport import RtpEndpoint
 
 if TYPE_CHECKING:
     from ari_app.app import SecretaryApp
@@ -34,6 +33,7 @@ log = logging.getLogger(__name__)
 EXTERNAL_MEDIA_READY_TIMEOUT_S = 5.0
 BRIDGE_PREFIX = "secretary-bridge-"
 MEDIA_CHANNEL_PREFIX = "secretary-media-"
+GREETING_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -120,38 +120,41 @@ class CallSession:
         await self.client.add_to_bridge(self.bridge_id, self.caller_id)
 
         codec = codec_for_format(options.audio_format)
-        loop = asyncio.get_running_loop()
-        _, endpoint = await loop.create_datagram_endpoint(
-            lambda: RtpEndpoint(codec.payload_type), local_addr=(options.media_host, 0)
-        )
         recorder = CallRecorder(options.calls_log_dir, started, sample_rate=codec.sample_rate)
-        self.media = CallMedia(codec, endpoint, recorder, jitter_depth=options.jitter_depth)
+        self.media = await CallMedia.open(
+            codec, self.clock, host=options.media_host, recorder=recorder,
+            jitter_depth=options.jitter_depth,
+        )
 
         self.app.claim_channel(self.media_channel_id, self)
         waiter = self.app.expect_stasis_start(self.media_channel_id)
-        host, port = endpoint.local_address
+        host, port = self.media.local_address
         try:
             created = await self.client.external_media(
                 self.media_channel_id, f"{host}:{port}", options.audio_format
             )
             variables = created.get("channelvars", {})
-            endpoint.set_remote(
+            self.media.set_remote(
                 (variables["UNICASTRTP_LOCAL_ADDRESS"], int(variables["UNICASTRTP_LOCAL_PORT"]))
             )
             # Asterisk sends nothing until media flows in the bridge: silence starts now.
-            self.media.start(self.clock)
+            self.media.start()
             await asyncio.wait_for(waiter, EXTERNAL_MEDIA_READY_TIMEOUT_S)
         finally:
             self.app.forget_stasis_wait(self.media_channel_id)
         await self.client.add_to_bridge(self.bridge_id, self.media_channel_id)
 
     async def _converse(self) -> None:
-        assert self.media is not None
+        media = self.media
+        assert media is not None
         if self.options.greeting is not None:
-            self.media.play(self.options.greeting.pcm16, self.options.greeting.sample_rate)
+            media.play(self.options.greeting.pcm16, self.options.greeting.sample_rate)
+            media.finish_play()
         if self.options.echo:
             # The caller hears itself once the greeting is over (proves both directions).
-            self.media.on_audio = Echo(self.media.playout)
+            while not media.playout.is_idle and not self._ended.is_set():
+                await asyncio.sleep(GREETING_POLL_S)
+            attach_echo(media)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ended.wait(), self.options.max_call_seconds)
         if not self._ended.is_set():
