@@ -30,19 +30,22 @@ TEST_PORTS = {"sip_port": 15060, "http_port": 18088, "rtp_start": 21000, "rtp_en
 pytestmark = pytest.mark.integration
 
 
-def _test_env(calls_log_dir: Path) -> dict[str, str]:
+def _test_env(calls_log_dir: Path, media_format: str) -> dict[str, str]:
     env = {
         "SECRETARY_ASTERISK__INSTANCE": "test",
         "SECRETARY_CALLS_LOG_DIR": str(calls_log_dir),
         "SECRETARY_LOG_LEVEL": "INFO",
+        "SECRETARY_MEDIA__FORMAT": media_format,
     }
     env.update({f"SECRETARY_ASTERISK__{k.upper()}": str(v) for k, v in TEST_PORTS.items()})
     return env
 
 
-def _settings(calls_log_dir: Path) -> Settings:
+def _settings(calls_log_dir: Path, media_format: str = "ulaw") -> Settings:
     return Settings(
-        asterisk={"instance": "test", **TEST_PORTS}, calls_log_dir=calls_log_dir
+        asterisk={"instance": "test", **TEST_PORTS},
+        calls_log_dir=calls_log_dir,
+        media={"format": media_format},
     )
 
 
@@ -81,10 +84,12 @@ class Secretary:
         return SipCaller(workdir, speak_wav, self.target, user=user, seconds=seconds)
 
 
-def start_secretary(tmp_path: Path, name: str = "secretary") -> Secretary:
+def start_secretary(
+    tmp_path: Path, name: str = "secretary", media_format: str = "ulaw"
+) -> Secretary:
     calls_log_dir = tmp_path / "calls_log"
     log_path = tmp_path / f"{name}.log"
-    env = {**os.environ, **_test_env(calls_log_dir)}
+    env = {**os.environ, **_test_env(calls_log_dir, media_format)}
     process = subprocess.Popen(
         [sys.executable, "-m", "secretary", "app"],
         cwd=PROJECT_ROOT,
@@ -92,7 +97,9 @@ def start_secretary(tmp_path: Path, name: str = "secretary") -> Secretary:
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    secretary = Secretary(_settings(calls_log_dir), calls_log_dir, process, log_path)
+    secretary = Secretary(
+        _settings(calls_log_dir, media_format), calls_log_dir, process, log_path
+    )
     wait_until_registered(secretary)
     return secretary
 

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from ari_app.main import load_greeting
-from tests.integration.conftest import Secretary, wait_for_no_leftovers
+from tests.integration.conftest import (
+    Secretary,
+    start_secretary,
+    stop_secretary,
+    wait_for_no_leftovers,
+)
 from tests.signal_analysis import band_fraction, find_sound, rms, to_rate, tone
 from tests.sip_caller import read_wav, write_wav
 
@@ -135,3 +140,24 @@ async def test_greeting_is_heard_clearly(secretary: Secretary, tmp_path: Path) -
         np.dot(heard[start : start + len(greeting)], greeting) / np.dot(greeting, greeting)
     )
     assert rms(residual) < 0.15 * rms(greeting), "greeting arrived with noise or gaps"
+
+
+@pytest.mark.parametrize("media_format", ["alaw", "slin"])
+async def test_other_external_media_formats_carry_both_directions(
+    asterisk_server, ari, tmp_path: Path, media_format: str
+) -> None:
+    """A-law and 8 kHz big-endian L16 (PT 10) on the externalMedia leg work like µ-law."""
+    running = start_secretary(tmp_path, media_format=media_format)
+    try:
+        caller = running.caller(tmp_path / "c", caller_signal(tmp_path / "s.wav", 750, 9),
+                                seconds=7)
+        await caller.start()
+        assert await caller.wait() == 0
+        echo = after_greeting(caller.heard()[0], greeting_8k(running))
+        assert band_fraction(echo, RATE, 750) > 0.8
+        [recording] = running.recordings("input")
+        assert band_fraction(read_wav(recording)[0], RATE, 750) > 0.8
+        channels, bridges = await wait_for_no_leftovers(ari)
+        assert channels == [] and bridges == []
+    finally:
+        stop_secretary(running)
