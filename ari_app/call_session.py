@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 EXTERNAL_MEDIA_READY_TIMEOUT_S = 5.0
 BRIDGE_PREFIX = "secretary-bridge-"
 MEDIA_CHANNEL_PREFIX = "secretary-media-"
-GREETING_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -151,14 +150,18 @@ class CallSession:
             media.play(self.options.greeting.pcm16, self.options.greeting.sample_rate)
             media.finish_play()
         if self.options.echo:
-            # The caller hears itself once the greeting is over (proves both directions).
-            while not media.playout.is_idle and not self._ended.is_set():
-                await asyncio.sleep(GREETING_POLL_S)
-            attach_echo(media)
+            media.on_audio = self._echo_once_greeted
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ended.wait(), self.options.max_call_seconds)
         if not self._ended.is_set():
             self.end("maximum call length reached")
+
+    def _echo_once_greeted(self, pcm16: bytes) -> None:
+        """on_audio hook: once the greeting has been played out, the caller hears itself
+        (the first version's loopback, proving both directions)."""
+        media = self.media
+        if media is not None and media.playout.is_idle:
+            attach_echo(media)(pcm16)
 
     async def _tear_down(self) -> None:
         if self.media is not None:
