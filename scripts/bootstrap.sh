@@ -37,7 +37,7 @@ if [ "$(cat "$venv/.deps-hash" 2>/dev/null)" != "$deps_hash" ]; then
     log "creating the venv in $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q -U pip >"$state/pip.log" 2>&1
+    "$venv/bin/pip" install -q -U pip setuptools wheel >"$state/pip.log" 2>&1
     "$venv/bin/pip" install -q -e '.[dev]' >>"$state/pip.log" 2>&1 \
         || { tail -n 30 "$state/pip.log"; exit 1; }
     echo "$deps_hash" >"$venv/.deps-hash"
