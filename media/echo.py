@@ -1,0 +1,43 @@
+"""Loopback echo: every frame the caller sends is played back to them. Optionally takes a
+detour through another sample rate (8k -> 16k -> 8k), the path STT input and TTS output
+will take, so benchmarks pay the same resampling cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from media.resample import SoxrStreamResampler
+
+if TYPE_CHECKING:
+    from media.call_media import CallMedia
+
+
+class Echo:
+    """An `on_audio` hook that feeds `play(pcm16, sample_rate)` with what it receives."""
+
+    def __init__(self, play: Callable[[bytes, int], Any], sample_rate: int,
+                 via_rate: int | None = None, quality: str = "HQ") -> None:
+        self._play = play
+        self.frames = 0
+        if via_rate is None or via_rate == sample_rate:
+            self._rate = sample_rate
+            self._up: SoxrStreamResampler | None = None
+        else:
+            self._rate = via_rate
+            self._up = SoxrStreamResampler(sample_rate, via_rate, quality)
+
+    def __call__(self, pcm16: bytes) -> None:
+        self.frames += 1
+        if self._up is not None:
+            pcm16 = self._up.process(pcm16)
+            if not pcm16:
+                return
+        self._play(pcm16, self._rate)
+
+
+def attach_echo(media: CallMedia, via_rate: int | None = None, quality: str = "HQ") -> Echo:
+    """Make `media` echo the caller back; returns the hook (detach: media.on_audio = None)."""
+    echo = Echo(media.play, media.sample_rate, via_rate, quality)
+    media.on_audio = echo
+    return echo

@@ -1,0 +1,131 @@
+"""The shared FrameClock: absolute deadlines (no drift), slots, isolation, skip policy."""
+
+import asyncio
+import itertools
+import logging
+import time
+
+import pytest
+
+from media.clock import FrameClock
+from media.latency import LatencyHistogram
+
+
+class Recorder:
+    def __init__(self, clock=None, fail=False, stall_at=None):
+        self.calls: list[tuple[int, float]] = []
+        self.clock = clock
+        self.fail = fail
+        self.stall_at = stall_at
+
+    def on_tick(self, n):
+        self.calls.append((n, time.monotonic()))
+        if self.fail:
+            raise RuntimeError("boom")
+        if n == self.stall_at:
+            time.sleep(0.1)  # blocks the whole loop: five periods are missed
+
+
+async def test_ticks_without_drift():
+    clock = FrameClock(period=0.02, slots=4)
+    sub = Recorder()
+    slot = clock.register(sub)
+    clock.start()
+    await asyncio.sleep(1.0)
+    clock.stop()
+    indices = [n for n, _ in sub.calls]
+    assert indices == list(range(indices[0], indices[0] + len(indices)))  # none skipped
+    assert 47 <= len(indices) <= 51
+    errors = sorted(t - clock.deadline(n, slot) for n, t in sub.calls)
+    assert errors[0] >= -clock.early_tolerance - 1e-4  # never fires before its deadline
+    # absolute deadlines: the tick error stays small however many ticks have passed
+    # (a sleep-for-a-period loop accumulates its overhead and would fail this)
+    late = [t - clock.deadline(n, slot) for n, t in sub.calls[-10:]]
+    assert sorted(late)[5] < 0.005
+    assert clock.stats.ticks == len(indices)
+    assert clock.stats.tick_error.count == len(indices)
+
+
+async def test_subscribers_spread_over_slots():
+    clock = FrameClock(period=0.02, slots=4)
+    subs = [Recorder() for _ in range(8)]
+    slots = [clock.register(s) for s in subs]
+    assert sorted(slots) == [0, 0, 1, 1, 2, 2, 3, 3]
+    clock.start()
+    await asyncio.sleep(0.1)
+    clock.stop()
+    n = max(s.calls[-1][0] for s in subs)
+    t0 = next(t for i, t in subs[0].calls if i == n - 1)
+    t2 = next(t for i, t in subs[slots.index(2)].calls if i == n - 1)
+    assert 0.005 < t2 - t0 < 0.015  # slot 2 runs half a period after slot 0
+
+
+async def test_failing_subscriber_does_not_stop_others(caplog):
+    caplog.set_level(logging.ERROR, logger="media.clock")
+    clock = FrameClock(period=0.01, slots=1)
+    bad, good = Recorder(fail=True), Recorder()
+    clock.register(bad)
+    clock.register(good)
+    clock.start()
+    await asyncio.sleep(0.2)
+    clock.stop()
+    assert len(good.calls) >= 10
+    assert clock.stats.subscriber_errors == len(bad.calls) >= 10
+    assert len([r for r in caplog.records if "failed" in r.getMessage()]) == 1
+
+
+async def test_late_wakeup_skips_instead_of_bursting():
+    clock = FrameClock(period=0.02, slots=1)
+    stalling, other = Recorder(stall_at=5), Recorder()
+    clock.register(stalling)
+    clock.register(other)
+    clock.start()
+    await asyncio.sleep(0.5)
+    clock.stop()
+    indices = [n for n, _ in other.calls]
+    gaps = [b - a for a, b in itertools.pairwise(indices)]
+    assert max(gaps) >= 4 and min(gaps) >= 1  # ticks skipped, none repeated
+    assert clock.stats.skipped_ticks >= 6  # both subscribers missed several periods
+    # after the stall each subscriber got one frame per wake, not a catch-up burst
+    times = [t for _, t in other.calls]
+    assert all(b - a > 0.005 for a, b in itertools.pairwise(times))
+
+
+async def test_unregister_and_restart():
+    clock = FrameClock(period=0.01)
+    sub = Recorder()
+    clock.register(sub)
+    clock.register(sub)  # idempotent
+    assert len(clock) == 1
+    clock.start()
+    await asyncio.sleep(0.05)
+    clock.unregister(sub)
+    count = len(sub.calls)
+    await asyncio.sleep(0.05)
+    assert len(sub.calls) == count > 0
+    clock.unregister(sub)
+    clock.stop()
+    assert not clock.running
+
+
+def test_rejects_bad_config():
+    with pytest.raises(ValueError):
+        FrameClock(period=0)
+    with pytest.raises(ValueError):
+        FrameClock(slots=0)
+
+
+def test_latency_histogram_percentiles():
+    h = LatencyHistogram(bin_s=1e-4)
+    for ms in range(1, 101):
+        h.add(ms / 1000)
+    assert h.count == 100
+    assert h.percentile(50) == pytest.approx(0.050, abs=2e-4)  # bin upper edge
+    assert h.percentile(99) == pytest.approx(0.099, abs=2e-4)
+    assert h.percentile(100) == pytest.approx(0.100)
+    h.add(5.0)  # beyond the range: clamped, but max keeps the truth
+    assert h.max == 5.0 and h.percentile(100) == 5.0
+    summary = h.summary_ms()
+    assert summary["count"] == 101 and summary["p50"] == pytest.approx(51.0, abs=0.2)
+    h.reset()
+    assert h.count == 0 and h.summary_ms() == {"count": 0}
