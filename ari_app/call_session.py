@@ -2,27 +2,27 @@
 
 Answer, put the caller in a mixing bridge with an externalMedia (RTP) channel
 that points at our own UDP socket, wait for that channel's own StasisStart
-before bridging it (ARI answers 422 otherwise), then greet and echo. On hangup
-everything the call created in Asterisk is removed, and the recordings are
-closed whatever happened.
+before bridging it (ARI answers 422 otherwise), then hand the call's media to a
+behaviour (`ari_app.behaviours`). On hangup everything the call created in
+Asterisk is removed, and the recordings are closed whatever happened.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ari_app.behaviours import CallBehaviour
 from ari_app.client import AriClient, AriError, tolerate_gone
 from media.call_media import CallMedia
 from media.clock import FrameClock
 from media.codecs import codec_for_format
-from media.echo import attach_echo
 from media.recorder import CallRecorder
 
 if TYPE_CHECKING:
@@ -36,21 +36,12 @@ MEDIA_CHANNEL_PREFIX = "secretary-media-"
 
 
 @dataclass(frozen=True)
-class Greeting:
-    """Audio played when the call is answered."""
-
-    pcm16: bytes
-    sample_rate: int
-
-
-@dataclass(frozen=True)
 class CallOptions:
     audio_format: str  # ulaw | alaw | slin
     media_host: str
     jitter_depth: int
     calls_log_dir: Path
-    greeting: Greeting | None
-    echo: bool
+    behaviour: Callable[[], CallBehaviour]  # a fresh behaviour per call
     max_call_seconds: float
 
 
@@ -144,24 +135,25 @@ class CallSession:
         await self.client.add_to_bridge(self.bridge_id, self.media_channel_id)
 
     async def _converse(self) -> None:
-        media = self.media
-        assert media is not None
-        if self.options.greeting is not None:
-            media.play(self.options.greeting.pcm16, self.options.greeting.sample_rate)
-            media.finish_play()
-        if self.options.echo:
-            media.on_audio = self._echo_once_greeted
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ended.wait(), self.options.max_call_seconds)
-        if not self._ended.is_set():
-            self.end("maximum call length reached")
-
-    def _echo_once_greeted(self, pcm16: bytes) -> None:
-        """on_audio hook: once the greeting has been played out, the caller hears itself
-        (the first version's loopback, proving both directions)."""
-        media = self.media
-        if media is not None and media.playout.is_idle:
-            attach_echo(media)(pcm16)
+        assert self.media is not None
+        behaviour = asyncio.create_task(self.options.behaviour().run(self.media))
+        ended = asyncio.create_task(self._ended.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {behaviour, ended}, timeout=self.options.max_call_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if behaviour in done:
+                failure = behaviour.exception()
+                if failure is not None:
+                    log.error("call %s: behaviour failed", self.caller_id, exc_info=failure)
+                self.end("behaviour failed" if failure else "conversation finished")
+            elif not done:
+                self.end("maximum call length reached")
+        finally:
+            for task in (behaviour, ended):
+                task.cancel()
+            await asyncio.gather(behaviour, ended, return_exceptions=True)
 
     async def _tear_down(self) -> None:
         if self.media is not None:

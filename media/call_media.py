@@ -80,7 +80,8 @@ class CallMedia:
                    port: int = 0, remote: tuple[str, int] | None = None,
                    latch_remote: bool = False, **kwargs: Any) -> CallMedia:
         """Bind an RTP socket at host:port and build the pipeline on it (not started)."""
-        endpoint = await open_rtp_endpoint(host, port, remote=remote, latch_remote=latch_remote)
+        endpoint = await open_rtp_endpoint(host, port, remote=remote,
+                                           latch_remote=latch_remote)
         return cls(codec, endpoint, clock, **kwargs)
 
     # -- control ------------------------------------------------------------------------
@@ -158,41 +159,48 @@ class CallMedia:
     def on_tick(self, tick_index: int) -> None:
         last = self._last_tick
         self._last_tick = tick_index
-        missed = tick_index - last - 1 if last is not None else 0
         self.ticks += 1
-        recorder = self.recorder
-        # input: after a stall, drain the frames that arrived meanwhile so STT misses nothing
-        drain = min(max(missed, 0), self.jitter.capacity)
-        if missed > drain and recorder is not None:  # keep input and output time-aligned
-            recorder.write_input(silence((missed - drain) * self._samples * 2))
-        for _ in range(1 + drain):
-            packet = self.jitter.pop()
-            if packet is None:
-                pcm = self._silence_in
-                self.concealed_frames += 1
-            else:
-                pcm = self.codec.decode(packet.payload)
-            if recorder is not None:
-                recorder.write_input(pcm)
-            hook = self.on_audio
-            if hook is not None:
-                try:
-                    hook(pcm)
-                except Exception:
-                    self.hook_errors += 1
-                    if self.hook_errors == 1 or self.hook_errors % 1000 == 0:
-                        log.exception("on_audio hook failed (%d times)", self.hook_errors)
-        # output: never burst to catch up; let the receiver see the gap in timestamps
-        if missed > 0:
-            self.skipped_ticks += missed
-            self.rtp.skip(missed * self._samples)
-            if recorder is not None:
-                recorder.write_output(silence(missed * self._samples * 2))
+        if last is not None and tick_index - last > 1:
+            self._catch_up(tick_index - last - 1)
+        self._input_frame()
         frame = self.playout.next_frame()
-        if recorder is not None:
-            recorder.write_output(frame)
+        if self.recorder is not None:
+            self.recorder.write_output(frame)
         payload = self._silence_payload if frame is self._silence_out else self.codec.encode(frame)
         self.endpoint.send_bytes(self.rtp.next_datagram(payload, self._samples))
+
+    def _input_frame(self) -> None:
+        packet = self.jitter.pop()
+        if packet is None:
+            pcm = self._silence_in
+            self.concealed_frames += 1
+        else:
+            pcm = self.codec.decode(packet.payload)
+        if self.recorder is not None:
+            self.recorder.write_input(pcm)
+        hook = self.on_audio
+        if hook is not None:
+            try:
+                hook(pcm)
+            except Exception:
+                self.hook_errors += 1
+                if self.hook_errors == 1 or self.hook_errors % 1000 == 0:
+                    log.exception("on_audio hook failed (%d times)", self.hook_errors)
+
+    def _catch_up(self, missed: int) -> None:
+        """The clock skipped `missed` ticks (the loop stalled). Input: drain the frames
+        that arrived meanwhile, so STT misses nothing. Output: never burst to catch up;
+        advance the RTP timestamp so the receiver sees the gap."""
+        self.skipped_ticks += missed
+        drain = min(missed, self.jitter.capacity)
+        recorder = self.recorder
+        if recorder is not None and missed > drain:  # keep the recordings time-aligned
+            recorder.write_input(silence((missed - drain) * self._samples * 2))
+        for _ in range(drain):
+            self._input_frame()
+        self.rtp.skip(missed * self._samples)
+        if recorder is not None:
+            recorder.write_output(silence(missed * self._samples * 2))
 
     def stats(self) -> CallMediaStats:
         return CallMediaStats(

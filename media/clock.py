@@ -174,6 +174,8 @@ class FrameClock:
             return
         stats.wakeups += 1
         stats.wake_error.add(now - deadline)
+        # serve what is due now, then return to the loop (sockets, other tasks) even if
+        # the next slot is already due: an overloaded wheel must not starve the loop
         horizon = now + self.early_tolerance
         period = self.period
         while deadline <= horizon:
@@ -186,7 +188,6 @@ class FrameClock:
                     if self._loop is None:  # a subscriber stopped the clock
                         return
                     now = self._now()
-                    horizon = now + self.early_tolerance
             self._advance()
             deadline = self._deadline()
         self._arm()

@@ -14,12 +14,21 @@ if TYPE_CHECKING:
 
 
 class Echo:
-    """An `on_audio` hook that feeds `play(pcm16, sample_rate)` with what it receives."""
+    """An `on_audio` hook that feeds `play(pcm16, sample_rate)` with what it receives.
+
+    `block_ms` > 20 gathers that much audio before resampling and playing it, as an STT
+    feed would: each soxr call has a fixed cost of several microseconds, and soxr's HQ
+    filter answers in ~100 ms bursts anyway, so 100 ms blocks cost about half as much
+    for the same output timing.
+    """
 
     def __init__(self, play: Callable[[bytes, int], Any], sample_rate: int,
-                 via_rate: int | None = None, quality: str = "HQ") -> None:
+                 via_rate: int | None = None, quality: str = "HQ", *,
+                 block_ms: int = 20) -> None:
         self._play = play
         self.frames = 0
+        self._block_bytes = sample_rate * block_ms // 1000 * 2
+        self._pending = bytearray()
         if via_rate is None or via_rate == sample_rate:
             self._rate = sample_rate
             self._up: SoxrStreamResampler | None = None
@@ -29,15 +38,22 @@ class Echo:
 
     def __call__(self, pcm16: bytes) -> None:
         self.frames += 1
+        pending = self._pending
+        pending += pcm16
+        if len(pending) < self._block_bytes:
+            return
+        block = bytes(pending)
+        pending.clear()
         if self._up is not None:
-            pcm16 = self._up.process(pcm16)
-            if not pcm16:
+            block = self._up.process(block)
+            if not block:
                 return
-        self._play(pcm16, self._rate)
+        self._play(block, self._rate)
 
 
-def attach_echo(media: CallMedia, via_rate: int | None = None, quality: str = "HQ") -> Echo:
+def attach_echo(media: CallMedia, via_rate: int | None = None, quality: str = "HQ", *,
+                block_ms: int = 20) -> Echo:
     """Make `media` echo the caller back; returns the hook (detach: media.on_audio = None)."""
-    echo = Echo(media.play, media.sample_rate, via_rate, quality)
+    echo = Echo(media.play, media.sample_rate, via_rate, quality, block_ms=block_ms)
     media.on_audio = echo
     return echo

@@ -79,8 +79,9 @@ class RtpPacket:
         if n < HEADER_BYTES:
             raise RtpError(f"truncated: {n} bytes, an RTP header needs {HEADER_BYTES}")
         b0, b1, seq, ts, ssrc = _HEADER.unpack_from(data)
-        if b0 == 0x80:  # the hot path: no CSRC, extension or padding
-            return cls(b1 & 0x7F, seq, ts, ssrc, bytes(data[HEADER_BYTES:]), b1 >= 0x80)
+        if b0 == 0x80 and cls is RtpPacket:  # the hot path: no CSRC, extension or padding
+            return _plain_packet(b1 & 0x7F, seq, ts, ssrc, bytes(data[HEADER_BYTES:]),
+                                 b1 >= 0x80)
         version = b0 >> 6
         if version != RTP_VERSION:
             raise RtpError(f"RTP version {version}, expected {RTP_VERSION}")
@@ -109,6 +110,31 @@ class RtpPacket:
             end -= padding
         return cls(b1 & 0x7F, seq, ts, ssrc, bytes(data[offset:end]), b1 >= 0x80,
                    tuple(csrcs), extension, padding)
+
+
+_new = object.__new__
+(_set_pt, _set_seq, _set_ts, _set_ssrc, _set_payload, _set_marker, _set_csrcs, _set_ext,
+ _set_padding) = (getattr(RtpPacket, name).__set__ for name in (
+    "payload_type", "sequence", "timestamp", "ssrc", "payload", "marker", "csrcs", "extension",
+    "padding"))
+
+
+def _plain_packet(pt: int, seq: int, ts: int, ssrc: int, payload: bytes,
+                  marker: bool) -> RtpPacket:
+    """RtpPacket(pt, seq, ts, ssrc, payload, marker) at half the cost: the frozen
+    dataclass __init__ goes through object.__setattr__ per field; the slot descriptors
+    are set directly here (every received packet of every call comes through this)."""
+    packet = _new(RtpPacket)
+    _set_pt(packet, pt)
+    _set_seq(packet, seq)
+    _set_ts(packet, ts)
+    _set_ssrc(packet, ssrc)
+    _set_payload(packet, payload)
+    _set_marker(packet, marker)
+    _set_csrcs(packet, ())
+    _set_ext(packet, None)
+    _set_padding(packet, 0)
+    return packet
 
 
 def seq_distance(a: int, b: int) -> int:

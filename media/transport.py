@@ -48,8 +48,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
 
     Create it with `loop.create_datagram_endpoint(lambda: RtpEndpoint(...),
     local_addr=(host, port))` or `open_rtp_endpoint()`. Packets from `remote` with an
-    accepted payload type go to `on_packet` (keep that cheap: queue into a jitter buffer).
-    Everything else is counted and logged once, never raised.
+    accepted payload type go to `on_packet` (keep that cheap: queue into a jitter
+    buffer). Everything else is counted and logged once, never raised.
     """
 
     def __init__(self, on_packet: Callable[[RtpPacket], Any] | None = None, *,
@@ -136,11 +136,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         return self.send_bytes(packet.to_bytes())
 
     def send_bytes(self, data: bytes) -> bool:
+        remote = self._remote
         transport = self._transport
-        if transport is None or self._remote is None:
+        if transport is None or remote is None:
             self.stats.unsent += 1
             return False
-        transport.sendto(data, self._remote)
+        transport.sendto(data, remote)
         self.stats.sent += 1
         return True
 

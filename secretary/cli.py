@@ -58,7 +58,7 @@ def _asterisk_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _app_command(settings: Settings) -> int:
-    from ari_app.main import run_secretary
+    from secretary.phone import run_secretary
 
     try:
         import uvloop

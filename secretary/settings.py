@@ -67,11 +67,41 @@ class MediaSettings(BaseModel):
 
 
 class CallSettings(BaseModel):
-    """What a call does in this version: greet, then echo the caller back."""
+    """What a call does: greet, then echo the caller back or repeat what it understood."""
 
     persona: str = "anna"
-    echo: bool = True
+    # echo: the caller hears itself (media check); parrot: the caller hears, in the persona's
+    # voice, what speech recognition understood (hearing and speaking, end to end).
+    mode: Literal["echo", "parrot"] = "echo"
+    voice: str | None = None  # voice profile under voices/; default: the persona's name
     max_call_seconds: float = 3600.0
+
+
+class SttSettings(BaseModel):
+    """Speech recognition. The embedded default is Whisper base (int8) from PyPI packages;
+    production models (Vosk ru 0.42, larger Whisper) are paths set here."""
+
+    engine: Literal["whisper", "vosk"] = "whisper"
+    whisper_model_dir: Path | None = None  # default: Whisper base joined from PyPI parts
+    vosk_model_dir: Path | None = None  # e.g. vosk-model-ru-0.42
+    language: Literal["ru", "en"] | None = None  # None: detect between ru and en
+    compute_type: str = "int8"
+    device: str = "cpu"
+    cpu_threads: int = 2
+    vad: Literal["webrtc", "silero"] = "webrtc"
+    vad_aggressiveness: int = 3
+    hangover_ms: int = 300
+
+
+class TtsSettings(BaseModel):
+    """Speech synthesis engines; each voice profile (voices/<name>/profile.yaml) picks an
+    order among them."""
+
+    voices_dir: Path = PROJECT_ROOT / "voices"
+    xtts_model_dir: Path | None = None  # config.json, model.pth, vocab.json (provisioned)
+    xtts_device: str = "cuda"
+    piper_models: dict[str, Path] = Field(default_factory=dict)  # language -> .onnx
+    festival_binary: str = "festival"
 
 
 class Settings(BaseSettings):
@@ -90,6 +120,8 @@ class Settings(BaseSettings):
     ari: AriSettings = Field(default_factory=AriSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     call: CallSettings = Field(default_factory=CallSettings)
+    stt: SttSettings = Field(default_factory=SttSettings)
+    tts: TtsSettings = Field(default_factory=TtsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -107,6 +139,11 @@ class Settings(BaseSettings):
     @property
     def chroot_dir(self) -> Path:
         return self.asterisk.chroot_dir or self.state_dir / "asterisk-root"
+
+    @property
+    def models_dir(self) -> Path:
+        """Models prepared at run time (e.g. Whisper base joined from its PyPI parts)."""
+        return self.state_dir / "models"
 
     @property
     def ari_url(self) -> str:

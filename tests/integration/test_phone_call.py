@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ari_app.main import load_greeting
+from ari_app.behaviours import load_wav
 from tests.integration.conftest import (
     Secretary,
     start_secretary,
@@ -31,7 +31,7 @@ def caller_signal(path: Path, freq: float, seconds: float) -> Path:
 
 def greeting_8k(secretary: Secretary) -> np.ndarray:
     s = secretary.settings
-    greeting = load_greeting(s.personas_dir / s.call.persona)
+    greeting = load_wav(s.personas_dir / s.call.persona / "greeting.wav")
     assert greeting is not None
     samples = np.frombuffer(greeting.pcm16, dtype="<i2").astype(np.float64)
     return to_rate(samples, greeting.sample_rate, RATE)

@@ -167,3 +167,27 @@ async def test_start_after_close_raises(clock):
     await media.close()
     with pytest.raises(RuntimeError):
         media.start()
+
+
+async def test_skipped_ticks_drain_input_and_jump_timestamps(far, tmp_path):
+    recorder = CallRecorder(tmp_path, datetime(2024, 1, 1))
+    media = await CallMedia.open(ULawCodec(), FrameClock(), host="127.0.0.1",
+                                 remote=far.getsockname(), recorder=recorder, jitter_depth=1)
+    heard = []
+    media.on_audio = heard.append
+    for k in range(6):
+        media.jitter.push(RtpPacket(0, 100 + k, k * 160, 7, tone_frames(6)[k]))
+    media.on_tick(10)
+    media.on_tick(14)  # the clock skipped ticks 11..13 (a stalled loop)
+    await asyncio.sleep(0.05)
+    sent = drain(far)
+    await media.close()
+    assert len(heard) == 5  # 1 + 3 drained + 1: nothing the caller said is lost
+    assert [len(p) for p in heard] == [320] * 5
+    assert len(sent) == 2  # but only one frame per tick goes out: no burst
+    assert (sent[1].timestamp - sent[0].timestamp) % 2**32 == 4 * 160
+    assert (sent[1].sequence - sent[0].sequence) % 65536 == 1
+    assert media.stats().skipped_ticks == 3
+    with wave.open(str(recorder.input_path)) as r_in, \
+            wave.open(str(recorder.output_path)) as r_out:
+        assert r_in.getnframes() == r_out.getnframes() == 5 * 160

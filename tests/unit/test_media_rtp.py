@@ -31,6 +31,14 @@ def test_round_trip(packet):
     assert RtpPacket.parse(packet.to_bytes()) == packet
 
 
+def test_fast_parse_builds_a_normal_frozen_packet():
+    packet = RtpPacket.parse(bytes.fromhex("80 80 0001 00000002 00000003") + b"pcm")
+    assert packet == RtpPacket(0, 1, 2, 3, b"pcm", marker=True)
+    assert hash(packet) == hash(RtpPacket(0, 1, 2, 3, b"pcm", marker=True))
+    with pytest.raises(AttributeError):
+        packet.sequence = 9
+
+
 def test_wire_layout_of_plain_packet():
     packet = RtpPacket(0, 0x1234, 0xDEADBEEF, 0x01020304, b"\xff" * 160, marker=True)
     data = packet.to_bytes()

@@ -1,0 +1,255 @@
+"""Whisper through faster-whisper / CTranslate2 as a SegmentStt: one call per utterance.
+
+Short utterances take a faster path than faster-whisper's own transcribe(): that always
+pads the encoder input to 30 s, which dominates the time on a 2-3 s question (FINDINGS
+§7). Here an utterance that fits in `window_s` (default 10 s) is encoded in a window of
+that length and decoded once without timestamps, straight through the CTranslate2 model
+faster-whisper loaded. Windows near the audio length make Whisper repeat itself, so the
+window stays fixed, and a result that looks like a loop (high compression ratio or the
+token budget used up) is redone by the stock 30 s path, as is any longer utterance.
+
+Models load from local directories only (never the hub); see media.models for the ones
+PyPI packages ship."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from media.resample import resample_all
+from media.stt.base import SegmentStt, SttError, SttUnavailable, Transcript
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")  # tokenizer: else hub lookup
+_MAX_TOKENS = 448  # Whisper's text context
+
+
+class FasterWhisperStt(SegmentStt):
+    name = "faster-whisper"
+
+    def __init__(self, model_dir: str | Path, *, device: str = "cpu",
+                 compute_type: str = "int8", beam_size: int = 1,
+                 language: str | None = None, window_s: float = 10.0,
+                 cpu_threads: int = 2, num_workers: int = 1,
+                 detect_languages: tuple[str, ...] | None = None,
+                 no_speech_threshold: float = 0.6, log_prob_threshold: float = -1.0,
+                 compression_ratio_threshold: float = 2.4,
+                 silence_peak: int = 64, min_audio_ms: int = 100) -> None:
+        """window_s: encoder window for short utterances (0 = always the stock 30 s path).
+        detect_languages: when language is None, pick the likeliest of these (e.g.
+        ("ru", "en") on a Russian/English line) instead of any of Whisper's 99.
+        silence_peak: audio whose |sample| never exceeds this is silence (no model run);
+        min_audio_ms: shorter audio holds no words, so it gives "" without a model run."""
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if not 0 <= window_s <= 30:
+            raise ValueError(f"window_s must be within 0..30, got {window_s}")
+        self.model_dir = Path(model_dir)
+        self.device = device
+        self.compute_type = compute_type
+        self.beam_size = beam_size
+        self.language = language
+        self.window_s = window_s
+        self.cpu_threads = cpu_threads
+        self.num_workers = num_workers
+        self.detect_languages = detect_languages
+        self.no_speech_threshold = no_speech_threshold
+        self.log_prob_threshold = log_prob_threshold
+        self.compression_ratio_threshold = compression_ratio_threshold
+        self.silence_peak = silence_peak
+        self.min_audio_ms = min_audio_ms
+        self._model: Any = None  # faster_whisper.WhisperModel once loaded
+        self._load_lock = threading.Lock()
+        self.load_seconds: float | None = None
+
+    # -- availability and loading ---------------------------------------------------
+
+    def available(self) -> tuple[bool, str]:
+        if importlib.util.find_spec("faster_whisper") is None:
+            return False, "the faster-whisper package is not installed"
+        if not self.model_dir.is_dir():
+            return False, f"model directory {self.model_dir} does not exist"
+        missing = [n for n in _MODEL_FILES if not (self.model_dir / n).is_file()]
+        if missing:
+            return False, f"model directory {self.model_dir} lacks {', '.join(missing)}"
+        return True, ""
+
+    def load(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            self.require_available()
+            from faster_whisper import WhisperModel
+
+            started = time.perf_counter()
+            try:
+                self._model = WhisperModel(
+                    str(self.model_dir), device=self.device, compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads, num_workers=self.num_workers,
+                    local_files_only=True)
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise SttUnavailable(f"{self.name} failed to load {self.model_dir}: "
+                                     f"{exc}") from exc
+            self.load_seconds = time.perf_counter() - started
+            log.info("loaded Whisper %s (%s, %s) in %.2f s", self.model_dir,
+                     self.device, self.compute_type, self.load_seconds)
+
+    def close(self) -> None:
+        with self._load_lock:
+            self._model = None
+
+    @property
+    def multilingual(self) -> bool:
+        self.load()
+        return bool(self._model.model.is_multilingual)
+
+    # -- recognition -------------------------------------------------------------------
+
+    def transcribe(self, pcm16: bytes, sample_rate: int,
+                   language: str | None = None) -> Transcript:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        self.load()
+        language = self._check_language(language or self.language)
+        samples = np.frombuffer(pcm16, dtype=np.int16, count=len(pcm16) // 2)
+        duration_ms = len(samples) * 1000 // sample_rate
+        if (duration_ms < self.min_audio_ms
+                or int(np.abs(samples.astype(np.int32)).max()) <= self.silence_peak):
+            return Transcript("", True, 0, duration_ms, language, None)
+        audio16k = np.frombuffer(resample_all(samples.tobytes(), sample_rate, WHISPER_RATE),
+                                 dtype=np.int16).astype(np.float32) / 32768.0
+        try:
+            result = None
+            if len(audio16k) < self.window_s * WHISPER_RATE:
+                result = self._windowed(audio16k, language, duration_ms)
+            if result is None:
+                result = self._stock(audio16k, language, duration_ms)
+        except (RuntimeError, ValueError) as exc:
+            raise SttError(f"{self.name} failed on {duration_ms} ms of audio: {exc}") from exc
+        return result
+
+    def _check_language(self, language: str | None) -> str | None:
+        if language is None:
+            return None
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        if not self.multilingual and language != "en":
+            raise SttError(f"{self.model_dir.name} is an English-only Whisper model; "
+                           f"it cannot transcribe language {language!r}")
+        if language not in _LANGUAGE_CODES:
+            raise SttError(f"Whisper does not know the language {language!r}")
+        return language
+
+    def _windowed(self, audio: np.ndarray, language: str | None,
+                  duration_ms: int) -> Transcript | None:
+        """One encoder pass over a window_s window, one decode; None asks for the stock
+        path (the decode looked like a repetition loop)."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
+
+        model = self._model
+        ct2 = model.model
+        frames = round(self.window_s * 100)  # 10 ms mel hop
+        features = model.feature_extractor(audio)[:, :frames]
+        features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+        encoded = ct2.encode(get_ctranslate2_storage(features[np.newaxis]),
+                             to_cpu=False)
+        if ct2.is_multilingual and language is None:
+            language = self._detect(encoded)
+        tokenizer = Tokenizer(model.hf_tokenizer, ct2.is_multilingual, task="transcribe",
+                              language=language or "en")
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        # a token budget well above speech rates (~3-8 tokens/s) that stops a loop early.
+        # CTranslate2 4.x's Whisper stops near max_length/2 new tokens (measured), so
+        # max_length is set to cover the budget under either reading; the budget itself
+        # is checked below.
+        budget = 16 + math.ceil(duration_ms / 1000 * 10)
+        result = ct2.generate(
+            encoded, [prompt], beam_size=self.beam_size, patience=1.0, length_penalty=1.0,
+            max_length=min(_MAX_TOKENS, 2 * (len(prompt) + budget) + 2),
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])),
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        text = tokenizer.decode(tokens).strip()
+        avg_logprob = float(result.scores[0]) if result.scores else -math.inf
+        if (result.no_speech_prob > self.no_speech_threshold
+                and avg_logprob < self.log_prob_threshold):
+            return Transcript("", True, 0, duration_ms, tokenizer.language_code, None)
+        if (len(tokens) > budget or _repeats_itself(text)
+                or _compression_ratio(text) > self.compression_ratio_threshold):
+            log.info("windowed Whisper pass looks like a loop (%d tokens, %r); redoing it "
+                     "with the 30 s window", len(tokens), text[:80])
+            return None
+        return Transcript(text, True, 0, duration_ms, tokenizer.language_code,
+                          round(math.exp(avg_logprob), 4))
+
+    def _detect(self, encoded: Any) -> str:
+        ranked = self._model.model.detect_language(encoded)[0]  # [(token, prob)] best first
+        allowed = set(self.detect_languages or ())
+        for token, _prob in ranked:
+            code = token[2:-2]  # "<|ru|>" -> "ru"
+            if not allowed or code in allowed:
+                return code
+        return ranked[0][0][2:-2]
+
+    def _stock(self, audio: np.ndarray, language: str | None,
+               duration_ms: int) -> Transcript:
+        if language is None and self.detect_languages:
+            # faster-whisper cannot restrict detection; detect on the first 30 s ourselves
+            from faster_whisper.transcribe import get_ctranslate2_storage
+
+            fe = self._model.feature_extractor
+            features = fe(audio[:fe.n_samples])[:, :fe.nb_max_frames]
+            features = np.pad(features, ((0, 0), (0, fe.nb_max_frames - features.shape[1])))
+            language = self._detect(self._model.model.encode(
+                get_ctranslate2_storage(features[np.newaxis]), to_cpu=True))
+        segments, info = self._model.transcribe(
+            audio, language=language, beam_size=self.beam_size,
+            condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
+            no_speech_threshold=self.no_speech_threshold,
+            log_prob_threshold=self.log_prob_threshold,
+            compression_ratio_threshold=self.compression_ratio_threshold)
+        segments = list(segments)
+        text = " ".join(s.text.strip() for s in segments).strip()
+        confidence = None
+        if segments:
+            mean = sum(s.avg_logprob for s in segments) / len(segments)
+            confidence = round(math.exp(mean), 4)
+        return Transcript(text, True, 0, duration_ms, info.language, confidence)
+
+    def __repr__(self) -> str:
+        return (f"FasterWhisperStt({str(self.model_dir)!r}, compute_type="
+                f"{self.compute_type!r}, window_s={self.window_s})")
+
+
+def _compression_ratio(text: str) -> float:
+    """Whisper's loop detector: repeated text compresses well."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def _repeats_itself(text: str) -> bool:
+    """A phrase said again straight after itself: 4+ words twice or 2+ words three times.
+    Short windows make Whisper repeat the whole sentence; people rarely do."""
+    words = [w.strip(".,!?;:\"'«»-").lower() for w in text.split()]
+    words = [w for w in words if w]
+    count = len(words)
+    for size in range(2, count // 2 + 1):
+        times = 2 if size >= 4 else 3
+        for start in range(count - size * times + 1):
+            phrase = words[start:start + size]
+            if all(words[start + k * size:start + (k + 1) * size] == phrase
+                   for k in range(1, times)):
+                return True
+    return False
