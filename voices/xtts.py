@@ -193,9 +193,10 @@ class XttsEngine(TtsEngine):
         if missing:
             return False, (f"XTTS weights missing in {self.model_dir}: {', '.join(missing)} "
                            "(provisioning downloads XTTS v2)")
-        for module, package in (("torch", "torch"), ("TTS", "coqui-tts")):
-            if importlib.util.find_spec(module) is None:
-                return False, f"{package} is not installed (pip install {package})"
+        if importlib.util.find_spec("TTS") is None:
+            return False, "coqui-tts is not installed (pip install coqui-tts)"
+        if importlib.util.find_spec("torch") is None:
+            return False, "torch is not installed (coqui-tts needs it)"
         return True, ""
 
     def suits(self, voice: VoiceProfile, language: str) -> tuple[bool, str]:
@@ -250,7 +251,7 @@ class XttsEngine(TtsEngine):
     def output_sample_rate(self) -> int:
         if self._model is None:
             return OUTPUT_SAMPLE_RATE
-        args = getattr(self._model.config, "model_args", None)
+        args = getattr(getattr(self._model, "config", None), "model_args", None)
         return int(getattr(args, "output_sample_rate", OUTPUT_SAMPLE_RATE))
 
     def _compute_latents(self, samples: list[Path]) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ Engine packages (faster-whisper, vosk) are imported only when a model loads."""
 from media.stt.base import (
     SegmentStt,
     StreamingStt,
+    SttCancelled,
     SttEngine,
     SttError,
     SttUnavailable,
@@ -23,6 +24,7 @@ __all__ = [
     "FinalPending",
     "SegmentStt",
     "StreamingStt",
+    "SttCancelled",
     "SttEngine",
     "SttError",
     "SttUnavailable",

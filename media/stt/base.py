@@ -11,6 +11,7 @@ SttUnavailable with the same reason."""
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 
@@ -21,6 +22,10 @@ class SttError(RuntimeError):
 
 class SttUnavailable(SttError):
     """The engine cannot run here (model or package missing); the message says why."""
+
+
+class SttCancelled(SttError):
+    """A pass was abandoned through its cancel event (its result was no longer wanted)."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,10 @@ class SegmentStt(SttEngine):
     """Whole-utterance recognition."""
 
     @abstractmethod
-    def transcribe(self, pcm16: bytes, sample_rate: int,
-                   language: str | None = None) -> Transcript:
+    def transcribe(self, pcm16: bytes, sample_rate: int, language: str | None = None, *,
+                   cancel: threading.Event | None = None) -> Transcript:
         """Recognise one utterance; the result is final with times relative to the
         buffer. `language` (ISO 639-1, e.g. "ru", "en") overrides the engine default;
-        None lets a multilingual engine detect it. Empty or silent audio gives ""."""
+        None lets a multilingual engine detect it. Empty or silent audio gives "".
+        `cancel`, once set, lets the engine stop between stages with SttCancelled (a
+        speculative pass overtaken by more speech); engines may ignore it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -38,6 +39,7 @@ class _Pass:
     audio_len: int
     audio_start_ms: int
     future: Future[Transcript]
+    cancel: threading.Event
     submitted: float  # perf_counter
 
 
@@ -83,16 +85,23 @@ class UtteranceRecognizer:
         return out
 
     def _submit(self, audio: bytes, audio_start_ms: int) -> _Pass:
+        cancel = threading.Event()
         future = self._executor.submit(self.stt.transcribe, audio,
-                                       self.detector.sample_rate, self.language)
-        return _Pass(len(audio), audio_start_ms, future, time.perf_counter())
+                                       self.detector.sample_rate, self.language,
+                                       cancel=cancel)
+        return _Pass(len(audio), audio_start_ms, future, cancel, time.perf_counter())
 
     def _discard(self) -> None:
         if self._pass is not None:
-            # cancel() fails once the pass runs: CTranslate2 cannot stop; it is ignored
-            self._pass.future.cancel()
+            self._abandon(self._pass)
             self._pass = None
-            self.discarded_passes += 1
+
+    def _abandon(self, stale: _Pass) -> None:
+        # a queued pass never runs; a running one stops at the engine's next stage
+        # boundary (the worker is single, so a stale pass delays the next one)
+        stale.future.cancel()
+        stale.cancel.set()
+        self.discarded_passes += 1
 
     def _final(self, turn: TurnEnded) -> FinalPending:
         early = self._pass
@@ -101,8 +110,7 @@ class UtteranceRecognizer:
                  and early.audio_start_ms == turn.audio_start_ms)
         if not reuse:
             if early is not None:
-                early.future.cancel()
-                self.discarded_passes += 1
+                self._abandon(early)
             early = self._submit(turn.audio, turn.audio_start_ms)
         assert early is not None
         final: Future[Transcript] = Future()

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from media.resample import resample_all
-from media.stt.base import SegmentStt, SttError, SttUnavailable, Transcript
+from media.stt.base import SegmentStt, SttCancelled, SttError, SttUnavailable, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ class FasterWhisperStt(SegmentStt):
 
     # -- recognition -------------------------------------------------------------------
 
-    def transcribe(self, pcm16: bytes, sample_rate: int,
-                   language: str | None = None) -> Transcript:
+    def transcribe(self, pcm16: bytes, sample_rate: int, language: str | None = None, *,
+                   cancel: threading.Event | None = None) -> Transcript:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
         self.load()
@@ -131,8 +131,9 @@ class FasterWhisperStt(SegmentStt):
         try:
             result = None
             if len(audio16k) < self.window_s * WHISPER_RATE:
-                result = self._windowed(audio16k, language, duration_ms)
+                result = self._windowed(audio16k, language, duration_ms, cancel)
             if result is None:
+                _check(cancel)
                 result = self._stock(audio16k, language, duration_ms)
         except (RuntimeError, ValueError) as exc:
             raise SttError(f"{self.name} failed on {duration_ms} ms of audio: {exc}") from exc
@@ -150,8 +151,8 @@ class FasterWhisperStt(SegmentStt):
             raise SttError(f"Whisper does not know the language {language!r}")
         return language
 
-    def _windowed(self, audio: np.ndarray, language: str | None,
-                  duration_ms: int) -> Transcript | None:
+    def _windowed(self, audio: np.ndarray, language: str | None, duration_ms: int,
+                  cancel: threading.Event | None) -> Transcript | None:
         """One encoder pass over a window_s window, one decode; None asks for the stock
         path (the decode looked like a repetition loop)."""
         from faster_whisper.tokenizer import Tokenizer
@@ -162,8 +163,10 @@ class FasterWhisperStt(SegmentStt):
         frames = round(self.window_s * 100)  # 10 ms mel hop
         features = model.feature_extractor(audio)[:, :frames]
         features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+        _check(cancel)
         encoded = ct2.encode(get_ctranslate2_storage(features[np.newaxis]),
                              to_cpu=False)
+        _check(cancel)  # encode and generate each take about half; neither can stop
         if ct2.is_multilingual and language is None:
             language = self._detect(encoded)
         tokenizer = Tokenizer(model.hf_tokenizer, ct2.is_multilingual, task="transcribe",
@@ -231,6 +234,11 @@ class FasterWhisperStt(SegmentStt):
     def __repr__(self) -> str:
         return (f"FasterWhisperStt({str(self.model_dir)!r}, compute_type="
                 f"{self.compute_type!r}, window_s={self.window_s})")
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise SttCancelled("pass cancelled")
 
 
 def _compression_ratio(text: str) -> float:

@@ -85,11 +85,14 @@ class Secretary:
 
 
 def start_secretary(
-    tmp_path: Path, name: str = "secretary", media_format: str = "ulaw"
+    tmp_path: Path,
+    name: str = "secretary",
+    media_format: str = "ulaw",
+    extra_env: dict[str, str] | None = None,
 ) -> Secretary:
     calls_log_dir = tmp_path / "calls_log"
     log_path = tmp_path / f"{name}.log"
-    env = {**os.environ, **_test_env(calls_log_dir, media_format)}
+    env = {**os.environ, **_test_env(calls_log_dir, media_format), **(extra_env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "secretary", "app"],
         cwd=PROJECT_ROOT,
@@ -104,7 +107,7 @@ def start_secretary(
     return secretary
 
 
-def wait_until_registered(secretary: Secretary, timeout: float = 20.0) -> None:
+def wait_until_registered(secretary: Secretary, timeout: float = 90.0) -> None:
     """The Stasis app is live once Asterisk lists it (its events websocket is connected)."""
     import urllib.error
     import urllib.request

@@ -13,6 +13,7 @@ from media.stt import (
     AsyncUtteranceRecognizer,
     FinalPending,
     SegmentStt,
+    SttCancelled,
     SttError,
     Transcript,
     UtteranceRecognizer,
@@ -48,13 +49,17 @@ class ScriptedStt(SegmentStt):
         self.gate = threading.Event()
         self.gate.set()
         self.fail = fail
+        self.cancelled = 0
 
     def available(self):
         return True, ""
 
-    def transcribe(self, pcm16, sample_rate, language=None):
+    def transcribe(self, pcm16, sample_rate, language=None, *, cancel=None):
         self.calls.append(len(pcm16))
         self.gate.wait(10)
+        if cancel is not None and cancel.is_set():
+            self.cancelled += 1
+            raise SttCancelled("stale")
         if self.fail:
             raise SttError("engine broke")
         ms = len(pcm16) * 1000 // 2 // sample_rate
@@ -113,6 +118,7 @@ def test_resumed_speech_discards_the_early_pass():
     final = pending.final.result(timeout=5)
     assert (final.start_ms, final.end_ms) == (500, 2100)
     assert final.text == "1900 ms"  # 200 pre-roll + 800 + 200 + 600 + 100 tail
+    assert stt.cancelled == 1  # the stale pass saw its cancel event
     rec.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -91,11 +92,10 @@ async def test_quotes_cannot_escape_into_scheme(festival: FestivalEngine,
     marker = tmp_path / "pwned"
     evil = f'да") (system "touch {marker}") ("'
     assert scheme_string(evil) == '"да\\") (system \\"touch ' + str(marker) + '\\") (\\""'
-    try:
+    # the voice may refuse the brackets; what matters is that nothing ran
+    with contextlib.suppress(FestivalError):
         festival.server.request(f"(Parameter.set 'Wavefiletype 'riff) "
                                 f"(tts_textall {scheme_string(evil)} \"nil\")")
-    except FestivalError:
-        pass  # the voice may refuse the brackets; what matters is that nothing ran
     assert not marker.exists()
     # and the server still works
     assert (await collect_audio(festival.stream("Да.", RUSSIAN))).duration > 0.2
