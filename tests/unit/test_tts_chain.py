@@ -37,6 +37,7 @@ class StandIn(TtsEngine):
         self.chunks = chunks
         self.name = name  # type: ignore[misc]
         self.calls = 0
+        self.closed = 0
 
     @property
     def languages(self) -> frozenset[str]:
@@ -47,10 +48,13 @@ class StandIn(TtsEngine):
 
     async def stream(self, text: str, voice: VoiceProfile) -> AsyncIterator[AudioChunk]:
         self.calls += 1
-        for i in range(self.chunks):
-            if i == self.fail_at:
-                raise TtsError(f"{self.name} broke at chunk {i}")
-            yield AudioChunk(b"\x01\x00" * 2400, 24000, f"piece {i}", self.name)
+        try:
+            for i in range(self.chunks):
+                if i == self.fail_at:
+                    raise TtsError(f"{self.name} broke at chunk {i}")
+                yield AudioChunk(b"\x01\x00" * 2400, 24000, f"piece {i}", self.name)
+        finally:
+            self.closed += 1
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +102,15 @@ async def test_failure_mid_phrase_stops_without_repeating_audio() -> None:
     assert [c.text for c in got] == ["piece 0", "piece 1"]
     assert backup.calls == 0  # nothing is said twice
     assert info.value.delivered_text == "piece 0"
+
+
+async def test_stopping_early_closes_the_engine_stream_at_once() -> None:
+    engine = StandIn({"en"}, chunks=10, name="piper")
+    stream = VoiceSynthesizer(VoiceProfile("anna", "en", ("piper",)),
+                              EngineRegistry([engine])).stream("Hello there.")
+    assert (await anext(stream)).text == "piece 0"
+    await stream.aclose()  # barge-in
+    assert engine.closed == 1
 
 
 async def test_russian_text_never_goes_to_an_english_voice(piper: PiperEngine) -> None:

@@ -90,3 +90,14 @@ async def test_stopping_early_does_not_break_the_engine(piper: PiperEngine) -> N
     assert first.text == "Hello,"
     again = await collect_audio(piper.stream("Yes.", ENGLISH))
     assert again.duration > 0.2
+
+
+async def test_thread_capped_session_still_speaks() -> None:
+    engine = PiperEngine(default_english_model(), threads=1)
+    audio = await collect_audio(engine.stream("Yes, of course.", ENGLISH))
+    assert audio.sample_rate == 22050 and audio.duration > 0.5
+    assert rms(np.frombuffer(audio.pcm16, np.int16).astype(np.float32)) > 1000
+    options = engine._voice.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    engine.close()
