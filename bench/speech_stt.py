@@ -64,7 +64,7 @@ def rss_mb() -> float:
 def synthesise(out_dir: Path) -> dict[str, Any]:
     """Piper joe -> 8 kHz -> µ-law -> pcm16, trimmed to the speech's energy so that the
     clip's ends are the true speech boundaries."""
-    from piper import PiperVoice
+    from piper import PiperVoice, SynthesisConfig
 
     from media.codecs import ULawCodec
     from media.models import piper_joe_model
@@ -72,9 +72,10 @@ def synthesise(out_dir: Path) -> dict[str, Any]:
 
     voice = PiperVoice.load(piper_joe_model())
     codec = ULawCodec()
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)  # same audio every run
     meta = {}
     for name, text in UTTERANCES.items():
-        pcm = b"".join(c.audio_int16_bytes for c in voice.synthesize(text))
+        pcm = b"".join(c.audio_int16_bytes for c in voice.synthesize(text, steady))
         x = np.frombuffer(codec.decode(codec.encode(
             resample_all(pcm, voice.config.sample_rate, RATE))), np.int16)
         env = np.abs(x[: len(x) // 80 * 80].astype(np.int32)).reshape(-1, 80).max(axis=1)

@@ -66,9 +66,13 @@ def piper():
 @pytest.fixture(scope="module")
 def english(piper):
     """{text: 8 kHz µ-law-decoded pcm16} for EN_1 and EN_2."""
+    from piper import SynthesisConfig
+
+    # no generator noise: the same audio every run (pause lengths would vary otherwise)
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     out = {}
     for text in (EN_1, EN_2):
-        pcm = b"".join(c.audio_int16_bytes for c in piper.synthesize(text))
+        pcm = b"".join(c.audio_int16_bytes for c in piper.synthesize(text, steady))
         out[text] = phone_line(pcm, piper.config.sample_rate)
     return out
 
