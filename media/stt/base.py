@@ -11,9 +11,12 @@ SttUnavailable with the same reason."""
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 
 class SttError(RuntimeError):
@@ -26,6 +29,21 @@ class SttUnavailable(SttError):
 
 class SttCancelled(SttError):
     """A pass was abandoned through its cancel event (its result was no longer wanted)."""
+
+
+def check_model_dir(
+    module: str, pypi_name: str, model_dir: Path, required: Iterable[str], kind: str
+) -> tuple[bool, str]:
+    """(ok, reason) for an engine whose Python package is `module` and whose model is a
+    directory holding `required` files; loads nothing."""
+    if importlib.util.find_spec(module) is None:
+        return False, f"the {pypi_name} package is not installed"
+    if not model_dir.is_dir():
+        return False, f"{kind} model directory {model_dir} does not exist"
+    missing = [name for name in required if not (model_dir / name).is_file()]
+    if missing:
+        return False, f"{kind} model directory {model_dir} lacks {', '.join(missing)}"
+    return True, ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ because the turn detector - not Vosk - decides where an utterance ends."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import threading
@@ -17,7 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from media.stt.base import StreamingStt, SttError, SttUnavailable, Transcript, Word
+from media.stt.base import (
+    StreamingStt,
+    SttError,
+    SttUnavailable,
+    Transcript,
+    Word,
+    check_model_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +63,7 @@ class VoskStreamingStt(StreamingStt):
     # -- availability and loading ---------------------------------------------------
 
     def available(self) -> tuple[bool, str]:
-        if importlib.util.find_spec("vosk") is None:
-            return False, "the vosk package is not installed"
-        if not self.model_dir.is_dir():
-            return False, f"Vosk model directory {self.model_dir} does not exist"
-        missing = [p for p in _MODEL_PARTS if not (self.model_dir / p).is_file()]
-        if missing:
-            return False, f"{self.model_dir} is not a Vosk model (lacks {', '.join(missing)})"
-        return True, ""
+        return check_model_dir("vosk", "vosk", self.model_dir, _MODEL_PARTS, "Vosk")
 
     def load(self) -> None:
         with self._load_lock:

@@ -13,7 +13,6 @@ PyPI packages ship."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import threading
@@ -25,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from media.resample import resample_all
-from media.stt.base import SegmentStt, SttCancelled, SttError, SttUnavailable, Transcript
+from media.stt.base import (
+    SegmentStt,
+    SttCancelled,
+    SttError,
+    SttUnavailable,
+    Transcript,
+    check_model_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +81,8 @@ class FasterWhisperStt(SegmentStt):
     # -- availability and loading ---------------------------------------------------
 
     def available(self) -> tuple[bool, str]:
-        if importlib.util.find_spec("faster_whisper") is None:
-            return False, "the faster-whisper package is not installed"
-        if not self.model_dir.is_dir():
-            return False, f"model directory {self.model_dir} does not exist"
-        missing = [n for n in _MODEL_FILES if not (self.model_dir / n).is_file()]
-        if missing:
-            return False, f"model directory {self.model_dir} lacks {', '.join(missing)}"
-        return True, ""
+        return check_model_dir("faster_whisper", "faster-whisper", self.model_dir,
+                               _MODEL_FILES, "Whisper")
 
     def load(self) -> None:
         with self._load_lock:

@@ -111,4 +111,4 @@ def test_missing_model(tmp_path):
         stt.accept(bytes(FRAME))
     (tmp_path / "junk").mkdir()
     ok, reason = VoskStreamingStt(tmp_path / "junk").available()
-    assert not ok and "not a Vosk model" in reason
+    assert not ok and "lacks am/final.mdl" in reason
