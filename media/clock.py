@@ -6,10 +6,13 @@ into `slots`; each subscriber lives in one slot (the least loaded at register ti
 is called at start + n*period + slot*period/slots. Deadlines are computed from the start,
 never from the previous wake-up, so there is no drift.
 
-Lateness policy: a subscriber is called at most once per wake-up, and never more than
-one period after its deadline: such a tick is skipped (counted in `skipped_ticks`), not
-replayed, so after a stall each call sends one frame, not a burst. Subscribers see the
-gap as a jump in `tick_index` and can advance their RTP timestamps over it.
+Lateness policy: a tick is served late as long as it is at most `max_late_periods`
+periods (default 2, i.e. 40 ms) behind its deadline: after a short stall of the loop
+or the VM, each call sends the frames it owes in one go, which the far end's jitter
+buffer absorbs, where a dropped frame would be an audible gap. A tick further behind is
+skipped (counted in `skipped_ticks`), never replayed, so a long stall cannot turn into a
+burst of more than `max_late_periods` frames per call. Subscribers see a skip as a jump
+in `tick_index` and can advance their RTP timestamps over it.
 
 uvloop's timers have 1 ms granularity and may fire up to ~1 ms early; wake-ups within
 `early_tolerance` of the deadline are served (their error is recorded as negative),
@@ -67,11 +70,13 @@ class FrameClock:
     period from the next due slot on; `unregister(sub)` stops that."""
 
     def __init__(self, period: float = 0.020, slots: int = 20, *, late_threshold: float = 0.002,
+                 max_late_periods: float = 2.0,
                  early_tolerance: float = 0.001,
                  time_fn: Callable[[], float] = time.monotonic) -> None:
-        if period <= 0 or slots < 1:
-            raise ValueError("need period > 0 and slots >= 1")
+        if period <= 0 or slots < 1 or max_late_periods < 1:
+            raise ValueError("need period > 0, slots >= 1 and max_late_periods >= 1")
         self.period = period
+        self.max_late = max_late_periods * period
         self.slots = slots
         self.late_threshold = late_threshold
         self.early_tolerance = early_tolerance
@@ -177,11 +182,11 @@ class FrameClock:
         # serve what is due now, then return to the loop (sockets, other tasks) even if
         # the next slot is already due: an overloaded wheel must not starve the loop
         horizon = now + self.early_tolerance
-        period = self.period
+        max_late = self.max_late
         while deadline <= horizon:
             subs = self._wheel[self._slot]
             if subs:
-                if now - deadline > period:
+                if now - deadline > max_late:
                     stats.skipped_ticks += len(subs)
                 else:
                     self._dispatch(subs, self._n, deadline, now)
@@ -198,11 +203,11 @@ class FrameClock:
         hist_add = stats.tick_error.add
         now_fn = self._now
         late = self.late_threshold
-        period = self.period
+        max_late = self.max_late
         for on_tick in subs:
-            if now - deadline > period:
-                # the subscribers before this one overran the whole period (or the loop
-                # stalled inside this slot): skip rather than send a frame a period late
+            if now - deadline > max_late:
+                # the subscribers before this one overran (or the loop stalled inside
+                # this slot) by more than the far end can absorb: skip, don't replay
                 stats.skipped_ticks += 1
                 continue
             try:

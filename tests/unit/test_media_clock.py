@@ -12,18 +12,19 @@ from media.latency import LatencyHistogram
 
 
 class Recorder:
-    def __init__(self, clock=None, fail=False, stall_at=None):
+    def __init__(self, clock=None, fail=False, stall_at=None, stall_s=0.1):
         self.calls: list[tuple[int, float]] = []
         self.clock = clock
         self.fail = fail
         self.stall_at = stall_at
+        self.stall_s = stall_s
 
     def on_tick(self, n):
         self.calls.append((n, time.monotonic()))
         if self.fail:
             raise RuntimeError("boom")
         if n == self.stall_at:
-            time.sleep(0.1)  # blocks the whole loop: five periods are missed
+            time.sleep(self.stall_s)  # blocks the whole loop (0.1 s: five periods)
 
 
 async def test_ticks_without_drift():
@@ -75,7 +76,7 @@ async def test_failing_subscriber_does_not_stop_others(caplog):
 
 
 async def test_late_wakeup_skips_instead_of_bursting():
-    clock = FrameClock(period=0.02, slots=1)
+    clock = FrameClock(period=0.02, slots=1, max_late_periods=1)
     stalling, other = Recorder(stall_at=5), Recorder()
     clock.register(stalling)
     clock.register(other)
@@ -129,3 +130,28 @@ def test_latency_histogram_percentiles():
     assert summary["count"] == 101 and summary["p50"] == pytest.approx(51.0, abs=0.2)
     h.reset()
     assert h.count == 0 and h.summary_ms() == {"count": 0}
+
+
+async def test_short_stall_is_caught_up_within_the_lateness_bound():
+    """A 30 ms stall (loop or VM hiccup) loses no frame: the owed ticks are served late,
+    at most max_late_periods behind; a 100 ms stall skips what is older than that."""
+    clock = FrameClock(period=0.02, slots=1, max_late_periods=2)
+    short = Recorder(stall_at=5, stall_s=0.03)
+    clock.register(short)
+    clock.start()
+    await asyncio.sleep(0.4)
+    clock.stop()
+    indices = [n for n, _ in short.calls]
+    assert indices == list(range(indices[0], indices[-1] + 1)), "a short stall lost frames"
+    assert clock.stats.skipped_ticks == 0
+
+    long_stall = FrameClock(period=0.02, slots=1, max_late_periods=2)
+    other = Recorder(stall_at=5)
+    long_stall.register(other)
+    long_stall.start()
+    await asyncio.sleep(0.5)
+    long_stall.stop()
+    times = [t for _, t in other.calls]
+    burst = max(sum(1 for t in times if a <= t < a + 0.005) for a in times)
+    assert burst <= 3, "a long stall must not turn into a burst"
+    assert long_stall.stats.skipped_ticks >= 2
