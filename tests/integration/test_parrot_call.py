@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ari_app.behaviours import load_wav
 from secretary import speech
 from secretary.settings import Settings
 from tests.integration.conftest import start_secretary, stop_secretary, wait_for_no_leftovers
@@ -89,5 +90,33 @@ async def test_secretary_hears_the_caller_and_says_it_back(
         assert "heard (" in running.log_text()
         channels, bridges = await wait_for_no_leftovers(ari)
         assert channels == [] and bridges == []
+    finally:
+        stop_secretary(running)
+
+
+async def test_caller_hears_the_recorded_apology_when_no_voice_can_speak(
+    asterisk_server, ari, speech_engines, tmp_path: Path
+) -> None:
+    """Festival is missing, so nothing can speak Russian: the persona's apology.wav plays."""
+    voice, _ = speech_engines
+    running = start_secretary(tmp_path, extra_env={
+        "SECRETARY_CALL__MODE": "parrot",
+        "SECRETARY_TTS__FESTIVAL_BINARY": str(tmp_path / "no-festival-here"),
+    })
+    try:
+        speak = await speak_after_greeting(voice, "Перезвоните мне завтра.", tmp_path / "s.wav",
+                                           5.0, 10.0)
+        caller = running.caller(tmp_path / "caller", speak, seconds=15)
+        await caller.start()
+        assert await caller.wait() == 0
+        heard, _ = caller.heard()
+        s = running.settings
+        apology = load_wav(s.personas_dir / s.call.persona / "apology.wav")
+        assert apology is not None
+        expected = to_rate(np.frombuffer(apology.pcm16, "<i2").astype(np.float64),
+                           apology.sample_rate, RATE)
+        _, score = find_sound(heard, expected)
+        assert score > 0.8, f"the apology was not heard (similarity {score:.2f})"
+        assert "could not say the reply" in running.log_text()
     finally:
         stop_secretary(running)
