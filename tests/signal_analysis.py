@@ -49,7 +49,9 @@ def find_sound(haystack: np.ndarray, needle: np.ndarray) -> tuple[int, float]:
     corr = np.fft.irfft(np.fft.rfft(haystack, size) * np.conj(np.fft.rfft(needle, size)), size)
     corr = corr[: len(haystack) - n + 1]
     energy = np.convolve(np.square(haystack), np.ones(n), mode="valid")
-    norm = np.sqrt(np.maximum(energy, 1e-9) * np.sum(np.square(needle)))
+    needle_energy = np.sum(np.square(needle))
+    # A floor keeps digital silence (exact zeros: FFT round-off over ~0) from scoring high.
+    norm = np.sqrt(np.maximum(energy, 1e-3 * needle_energy) * needle_energy)
     score = corr / norm
     best = int(np.argmax(score))
     return best, float(score[best])

@@ -115,7 +115,14 @@ class SipCaller:
 
     def heard(self) -> tuple[np.ndarray, int]:
         """What the caller heard (decoded audio) as float samples and rate."""
-        dumps = sorted(self.workdir.glob("dump-*-dec.wav"))
+        return self._dump("dec")
+
+    def sent(self) -> tuple[np.ndarray, int]:
+        """What the caller sent, on the same clock as `heard()` (both dumps start together)."""
+        return self._dump("enc")
+
+    def _dump(self, kind: str) -> tuple[np.ndarray, int]:
+        dumps = sorted(self.workdir.glob(f"dump-*-{kind}.wav"))
         if not dumps:
             log = (self.workdir / "baresip.log").read_text(errors="replace")[-3000:]
             raise AssertionError(f"baresip recorded nothing in {self.workdir}; its log:\n{log}")

@@ -120,3 +120,62 @@ async def test_caller_hears_the_recorded_apology_when_no_voice_can_speak(
         assert "could not say the reply" in running.log_text()
     finally:
         stop_secretary(running)
+
+
+def speech_frames(x: np.ndarray, threshold: float = 50.0) -> np.ndarray:
+    """Per 20 ms frame: does it carry sound? Synthesised speech and the line's µ-law
+    silence are clean, so a low threshold catches the very first syllable."""
+    frames = len(x) // 160
+    blocks = x[: frames * 160].reshape(frames, 160)
+    return np.sqrt(np.mean(np.square(blocks), axis=1)) > threshold
+
+
+def onsets(active: np.ndarray, min_gap_frames: int = 25) -> list[int]:
+    """Frames where sound starts after at least min_gap_frames of quiet."""
+    starts, quiet = [], min_gap_frames
+    for i, on in enumerate(active):
+        if on and quiet >= min_gap_frames:
+            starts.append(i)
+        quiet = 0 if on else quiet + 1
+    return starts
+
+
+async def test_caller_talking_over_the_reply_stops_it(
+    asterisk_server, ari, speech_engines, tmp_path: Path
+) -> None:
+    """Barge-in: the caller's second sentence starts while the secretary is still saying
+    the first one back; the secretary's audio at the caller stops soon after."""
+    voice, _ = speech_engines
+    running = start_secretary(tmp_path, extra_env={"SECRETARY_CALL__MODE": "parrot"})
+    try:
+        first = await collect_audio(voice.stream(
+            "Please call me back tomorrow morning about the delivery of the new office chairs."))
+        second = await collect_audio(voice.stream("Sorry, one more thing."))
+        pcm = [to_rate(np.frombuffer(a.pcm16, "<i2").astype(np.float64), a.sample_rate, RATE)
+               for a in (first, second)]
+        # The reply ("You said: ...", ~5 s) starts 1-2.5 s after the first sentence ends,
+        # so the second sentence lands in the middle of it.
+        gap = np.zeros(int(3.5 * RATE))
+        speak = write_wav(tmp_path / "s.wav", np.concatenate(
+            [np.zeros(5 * RATE), pcm[0], gap, pcm[1], np.zeros(7 * RATE)]))
+        caller = running.caller(tmp_path / "caller", speak, seconds=22)
+        await caller.start()
+        assert await caller.wait() == 0
+
+        # Both of the caller's recordings run on its own clock: measure there.
+        heard, spoke = caller.heard()[0], caller.sent()[0]
+        caller_turns = onsets(speech_frames(spoke))
+        assert len(caller_turns) >= 2, "the caller's recording lacks its two sentences"
+        barge_in = caller_turns[1]
+        heard_active = speech_frames(heard)
+        assert heard_active[barge_in - 25 : barge_in].any(), (
+            "the reply was not playing when the caller spoke again: nothing to interrupt")
+        stop = barge_in
+        while stop < len(heard_active) and heard_active[stop : stop + 15].any():
+            stop += 1
+        stop_ms = (stop - barge_in) * 20
+        print(f"barge-in: secretary audio stopped {stop_ms} ms after the caller spoke")
+        assert stop_ms < 600, f"the reply went on for {stop_ms} ms over the caller"
+        assert "barge-in: dropped" in running.log_text()
+    finally:
+        stop_secretary(running)
