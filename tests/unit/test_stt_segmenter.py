@@ -19,24 +19,10 @@ from media.stt import (
     UtteranceRecognizer,
 )
 from media.turn import SilenceStarted, SpeechResumed, TurnDetector, TurnEnded
-from media.vad import Vad
+from tests.unit.energy_vad import EnergyVad
 
 RATE = 8000
 FRAME = 320
-
-
-class EnergyVad(Vad):
-    name = "energy"
-    supported_rates = (8000,)
-
-    def __init__(self, sample_rate: int = RATE) -> None:
-        super().__init__(sample_rate)
-
-    def speech_probability(self, frame: bytes) -> float:
-        return float(np.abs(np.frombuffer(frame, np.int16)).max() > 100)
-
-    def reset(self) -> None:
-        pass
 
 
 class ScriptedStt(SegmentStt):
@@ -91,7 +77,7 @@ def test_pass_started_at_the_pause_is_the_final():
     stt = ScriptedStt()
     rec = make(stt)
     stt.gate.clear()
-    events = push_all(rec, quiet(1000) + tone(1000) + quiet(150))
+    events = push_all(rec, quiet(1000) + tone(1000) + quiet(140))
     assert isinstance(events[-1], SilenceStarted) and len(stt.calls) <= 1
     events = push_all(rec, quiet(200))
     (pending,) = [e for e in events if isinstance(e, FinalPending)]

@@ -18,27 +18,11 @@ from media.turn import (
     TurnDetector,
     TurnEnded,
 )
-from media.vad import Vad, VadError, create_vad
+from media.vad import VadError, create_vad
+from tests.unit.energy_vad import EnergyVad
 
 RATE = 8000
 FRAME = 320
-
-
-class EnergyVad(Vad):
-    """Speech = any sample louder than 100: exact, so the state machine is what's tested."""
-
-    name = "energy"
-    supported_rates = (8000,)
-
-    def __init__(self, sample_rate: int = RATE) -> None:
-        super().__init__(sample_rate)
-
-    def speech_probability(self, frame: bytes) -> float:
-        self.check_frame(frame)
-        return float(np.abs(np.frombuffer(frame, np.int16)).max() > 100)
-
-    def reset(self) -> None:
-        pass
 
 
 def tone(ms: int) -> bytes:
