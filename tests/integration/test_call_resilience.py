@@ -114,7 +114,7 @@ async def test_asterisk_restart_mid_call_is_survived(
     await asyncio.sleep(2.0)
     await asyncio.to_thread(asterisk_server.stop)
     await asyncio.to_thread(asterisk_server.start)
-    await asyncio.to_thread(wait_until_registered, secretary)
+    await asyncio.to_thread(wait_until_registered, secretary, 2)
     await caller.wait()
 
     [first_input] = secretary.recordings("input")
