@@ -100,11 +100,15 @@ class ParrotBehaviour:
 
         def hear(pcm16: bytes) -> None:
             for event in recognizer.push(pcm16):
-                if isinstance(event, SpeechStarted) and not media.playout.is_idle:
-                    dropped = media.clear_playout()
-                    log.info("barge-in: dropped %d ms of queued audio", dropped // 8)
+                if not isinstance(event, SpeechStarted):
+                    continue
+                still_synthesising = speaking is not None and not speaking.done()
+                if still_synthesising or not media.playout.is_idle:
+                    # Barge-in: the caller talks over us; stop at once, say nothing more.
                     if speaking is not None:
                         speaking.cancel()
+                    dropped_ms = media.clear_playout() * 1000 // media.sample_rate
+                    log.info("barge-in: dropped %d ms of queued audio", dropped_ms)
 
         play_greeting(media, self.greeting)
         media.on_audio = hear
