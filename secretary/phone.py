@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from ari_app.app import SecretaryApp
 from ari_app.behaviours import CallBehaviour, EchoBehaviour, ParrotBehaviour, load_wav
@@ -40,15 +39,10 @@ async def behaviour_factory(settings: Settings) -> Callable[[], CallBehaviour]:
     if settings.call.mode == "echo":
         return lambda: EchoBehaviour(greeting)
 
-    stt = speech.build_segment_stt(settings)
-    stt.require_available()
-    await asyncio.to_thread(stt.load)
+    recognizers = await asyncio.to_thread(speech.recognizer_factory, settings)
     engines = speech.build_tts(settings)
     voice = speech.build_voice(settings, engines, settings.call.voice or settings.call.persona)
     await engines.warm_up()
-    recognizers = speech.recognizer_factory(
-        settings, stt, ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
-    )
     apology = load_wav(persona_dir / "apology.wav")
     return lambda: ParrotBehaviour(greeting, recognizers, voice, apology)
 

@@ -6,12 +6,15 @@ never read configuration themselves. Models load lazily or on `warm_up`.
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from media import models
 from media.stt.base import SegmentStt
 from media.stt.segmenter import AsyncUtteranceRecognizer, UtteranceRecognizer
+from media.stt.streaming import StreamingUtteranceRecognizer
+from media.stt.vosk import VoskStreamingStt
 from media.stt.whisper import FasterWhisperStt
 from media.turn import TurnDetector
 from media.vad import create_vad
@@ -35,11 +38,8 @@ def whisper_model_dir(settings: Settings) -> Path:
 
 
 def build_segment_stt(settings: Settings) -> SegmentStt:
-    if settings.stt.engine != "whisper":
-        raise SpeechConfigError(
-            f"stt.engine={settings.stt.engine!r} is a streaming engine; turn-by-turn "
-            "recognition on calls uses Whisper (stt.engine=whisper)"
-        )
+    """Whisper, whatever stt.engine says: whole-file recognition (`secretary hear`) and
+    turn-by-turn recognition with stt.engine=whisper both use it."""
     return FasterWhisperStt(
         whisper_model_dir(settings),
         device=settings.stt.device,
@@ -57,14 +57,42 @@ def build_turn_detector(settings: Settings, sample_rate: int = LINE_RATE) -> Tur
     return TurnDetector(vad, hangover_ms=settings.stt.hangover_ms)
 
 
-def recognizer_factory(settings: Settings, stt: SegmentStt, executor: Executor):
-    """A function making one call's recogniser; all calls share the model and one
-    STT thread, so recognition passes never fight each other for the two cores."""
+def build_streaming_stt(settings: Settings) -> VoskStreamingStt:
+    if settings.stt.vosk_model_dir is None:
+        raise SpeechConfigError(
+            "stt.engine=vosk needs stt.vosk_model_dir (e.g. a provisioned vosk-model-ru-0.42)"
+        )
+    return VoskStreamingStt(settings.stt.vosk_model_dir, LINE_RATE,
+                            language=settings.stt.language)
+
+
+def recognizer_factory(settings: Settings) -> Callable[[], AsyncUtteranceRecognizer]:
+    """Load the configured engine (blocking: run it in a thread) and return a function
+    making one call's recogniser.
+
+    Whisper: all calls share the model and one STT thread, so passes never fight each
+    other for the cores. Vosk: all calls share the model; each call decodes its own
+    stream on its own thread, as it arrives."""
+    if settings.stt.engine == "vosk":
+        vosk = build_streaming_stt(settings)
+        vosk.require_available()
+        vosk.load()
+
+        def make_streaming() -> AsyncUtteranceRecognizer:
+            return AsyncUtteranceRecognizer(
+                StreamingUtteranceRecognizer(build_turn_detector(settings), vosk.session())
+            )
+
+        return make_streaming
+
+    whisper = build_segment_stt(settings)
+    whisper.require_available()
+    whisper.load()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
 
     def make() -> AsyncUtteranceRecognizer:
-        detector = build_turn_detector(settings)
-        core = UtteranceRecognizer(detector, stt, language=settings.stt.language,
-                                   executor=executor)
+        core = UtteranceRecognizer(build_turn_detector(settings), whisper,
+                                   language=settings.stt.language, executor=executor)
         return AsyncUtteranceRecognizer(core)
 
     return make

