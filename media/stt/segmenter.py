@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,8 +44,40 @@ class _Pass:
     submitted: float  # perf_counter
 
 
-class UtteranceRecognizer:
-    """TurnDetector + SegmentStt. Not thread-safe: push() from one thread (or task)."""
+class TurnRecognizer(ABC):
+    """A TurnDetector whose events an engine adds to: push()/flush() return the
+    detector's events, each followed by what `_on_event` adds for it (FinalPending after
+    TurnEnded). Not thread-safe: push() from one thread (or task)."""
+
+    detector: TurnDetector
+
+    def push(self, frame: bytes) -> list[TurnEvent]:
+        """Feed one frame; returns the detector's events plus FinalPending after
+        TurnEnded."""
+        self._feed(frame)
+        return self._handle(self.detector.push(frame))
+
+    def flush(self) -> list[TurnEvent]:
+        """End a turn in progress now (end of stream)."""
+        return self._handle(self.detector.flush())
+
+    def _handle(self, events: list[TurnEvent]) -> list[TurnEvent]:
+        out: list[TurnEvent] = []
+        for event in events:
+            out.append(event)
+            out.extend(self._on_event(event))
+        return out
+
+    def _feed(self, frame: bytes) -> None:  # noqa: B027 - a streaming engine's hook
+        """Every frame, before the detector sees it."""
+
+    @abstractmethod
+    def _on_event(self, event: TurnEvent) -> list[TurnEvent]:
+        """React to one detector event; return events to report after it."""
+
+
+class UtteranceRecognizer(TurnRecognizer):
+    """TurnDetector + SegmentStt."""
 
     def __init__(self, detector: TurnDetector, stt: SegmentStt, *,
                  language: str | None = None, executor: Executor | None = None,
@@ -62,27 +95,15 @@ class UtteranceRecognizer:
         self._pass: _Pass | None = None
         self.discarded_passes = 0  # early passes made stale by resumed speech
 
-    def push(self, frame: bytes) -> list[TurnEvent]:
-        """Feed one frame; returns the detector's events plus FinalPending after
-        TurnEnded."""
-        return self._handle(self.detector.push(frame))
-
-    def flush(self) -> list[TurnEvent]:
-        """End a turn in progress now (end of stream)."""
-        return self._handle(self.detector.flush())
-
-    def _handle(self, events: list[TurnEvent]) -> list[TurnEvent]:
-        out: list[TurnEvent] = []
-        for event in events:
-            out.append(event)
-            if isinstance(event, SilenceStarted) and self.early_pass:
-                self._discard()
-                self._pass = self._submit(event.audio, event.start_ms)
-            elif isinstance(event, SpeechResumed):
-                self._discard()
-            elif isinstance(event, TurnEnded):
-                out.append(self._final(event))
-        return out
+    def _on_event(self, event: TurnEvent) -> list[TurnEvent]:
+        if isinstance(event, SilenceStarted) and self.early_pass:
+            self._discard()
+            self._pass = self._submit(event.audio, event.start_ms)
+        elif isinstance(event, SpeechResumed):
+            self._discard()
+        elif isinstance(event, TurnEnded):
+            return [self._final(event)]
+        return []
 
     def _submit(self, audio: bytes, audio_start_ms: int) -> _Pass:
         cancel = threading.Event()

@@ -14,12 +14,12 @@ from __future__ import annotations
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 from media.stt.base import StreamingStt, Transcript
-from media.stt.segmenter import FinalPending
+from media.stt.segmenter import FinalPending, TurnRecognizer
 from media.turn import TurnDetector, TurnEnded, TurnEvent
 
 
-class StreamingUtteranceRecognizer:
-    """TurnDetector + StreamingStt. Not thread-safe: push() from one thread (or task)."""
+class StreamingUtteranceRecognizer(TurnRecognizer):
+    """TurnDetector + StreamingStt."""
 
     def __init__(self, detector: TurnDetector, stt: StreamingStt, *,
                  executor: Executor | None = None) -> None:
@@ -29,22 +29,11 @@ class StreamingUtteranceRecognizer:
         self._executor = executor or ThreadPoolExecutor(max_workers=1,
                                                         thread_name_prefix="stt-stream")
 
-    def push(self, frame: bytes) -> list[TurnEvent]:
-        """Feed one frame; returns the detector's events plus FinalPending after TurnEnded."""
+    def _feed(self, frame: bytes) -> None:
         self._executor.submit(self.stt.accept, frame)
-        return self._handle(self.detector.push(frame))
 
-    def flush(self) -> list[TurnEvent]:
-        """End a turn in progress now (end of stream)."""
-        return self._handle(self.detector.flush())
-
-    def _handle(self, events: list[TurnEvent]) -> list[TurnEvent]:
-        out: list[TurnEvent] = []
-        for event in events:
-            out.append(event)
-            if isinstance(event, TurnEnded):
-                out.append(self._final(event))
-        return out
+    def _on_event(self, event: TurnEvent) -> list[TurnEvent]:
+        return [self._final(event)] if isinstance(event, TurnEnded) else []
 
     def _final(self, turn: TurnEnded) -> FinalPending:
         final: Future[Transcript] = Future()
