@@ -114,6 +114,8 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     calls_log_dir: Path = Path("calls_log")
+    # SQLite by default (beside the call log); PostgreSQL by URL: postgresql://user:pw@host/db
+    database: str | None = None
     personas_dir: Path = PROJECT_ROOT / "brain" / "personas"
     log_level: str = "INFO"
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
@@ -144,6 +146,12 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Models prepared at run time (e.g. Whisper base joined from its PyPI parts)."""
         return self.state_dir / "models"
+
+    @property
+    def database_url(self) -> str:
+        if self.database:
+            return self.database
+        return f"sqlite:///{(self.calls_log_dir / 'secretary.db').resolve()}"
 
     @property
     def ari_url(self) -> str:
