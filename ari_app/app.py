@@ -18,14 +18,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ari_app.call_session import BRIDGE_PREFIX, MEDIA_CHANNEL_PREFIX, CallSession
+from ari_app.call_session import (
+    BRIDGE_PREFIX,
+    CHANNEL_END_EVENTS,
+    MEDIA_CHANNEL_PREFIX,
+    CallSession,
+)
 from ari_app.client import CONNECTED, AriClient, AriError, tolerate_gone
 
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[["SecretaryApp", dict[str, Any]], CallSession]
 
-CHANNEL_END_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 
 
 class SecretaryApp:

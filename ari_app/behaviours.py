@@ -18,7 +18,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from media.call_media import CallMedia
 from media.echo import attach_echo
@@ -50,8 +50,9 @@ def load_wav(path: Path) -> Greeting | None:
 
 
 class CallBehaviour(Protocol):
-    async def run(self, media: CallMedia) -> None:
-        """Talk on `media` until cancelled (the call ended)."""
+    async def run(self, media: CallMedia, call: Any) -> None:
+        """Talk on `media` until cancelled (the call ended) or done (hang up). `call` is
+        the `CallControl` of the call (transfer, DTMF, caller ID)."""
 
 
 def play_greeting(media: CallMedia, greeting: Greeting | None) -> None:
@@ -64,7 +65,7 @@ class EchoBehaviour:
     def __init__(self, greeting: Greeting | None) -> None:
         self.greeting = greeting
 
-    async def run(self, media: CallMedia) -> None:
+    async def run(self, media: CallMedia, call: Any = None) -> None:
         play_greeting(media, self.greeting)
 
         def echo_once_greeted(pcm16: bytes) -> None:
@@ -94,7 +95,7 @@ class ParrotBehaviour:
         self.voice = voice
         self.apology = apology
 
-    async def run(self, media: CallMedia) -> None:
+    async def run(self, media: CallMedia, call: Any = None) -> None:
         recognizer = self.recognizer_factory()
         speaking: asyncio.Task[None] | None = None
 

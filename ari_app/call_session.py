@@ -27,12 +27,15 @@ from media.recorder import CallRecorder
 
 if TYPE_CHECKING:
     from ari_app.app import SecretaryApp
+    from brain.persona import TransferTarget
 
 log = logging.getLogger(__name__)
 
 EXTERNAL_MEDIA_READY_TIMEOUT_S = 5.0
 BRIDGE_PREFIX = "secretary-bridge-"
 MEDIA_CHANNEL_PREFIX = "secretary-media-"
+TRANSFER_CHANNEL_PREFIX = "secretary-transfer-"
+CHANNEL_END_EVENTS = ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class CallSession:
         self.bridge_id = BRIDGE_PREFIX + tag
         self.media_channel_id = MEDIA_CHANNEL_PREFIX + tag
         self.media: CallMedia | None = None
+        self.dtmf: asyncio.Queue[str] = asyncio.Queue()
+        self.transfer_channel_id: str | None = None  # being dialled, or bridged with the caller
+        self.transferred = False
+        self._transfer_gone: asyncio.Future[str] | None = None
         self._ended = asyncio.Event()
         self.end_reason = ""
 
@@ -73,9 +80,60 @@ class CallSession:
 
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event["type"]
-        if kind in ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
-            who = "caller" if event["channel"]["id"] == self.caller_id else "media channel"
-            self.end(f"{who}: {kind}")
+        channel_id = event["channel"]["id"]
+        if kind == "ChannelDtmfReceived" and channel_id == self.caller_id:
+            self.dtmf.put_nowait(str(event.get("digit", "")))
+        elif kind in CHANNEL_END_EVENTS:
+            if channel_id == self.transfer_channel_id:
+                gone = self._transfer_gone
+                if gone is not None and not gone.done():
+                    gone.set_result(kind)
+                if not self.transferred:
+                    return  # nobody answered: the secretary takes the call back
+                self.end(f"transfer target: {kind}")
+            elif channel_id == self.media_channel_id and self.transferred:
+                return  # we left the bridge on purpose
+            else:
+                who = "caller" if channel_id == self.caller_id else "media channel"
+                self.end(f"{who}: {kind}")
+
+    @property
+    def recording_prefix(self) -> str | None:
+        recorder = self.media.recorder if self.media is not None else None
+        return str(recorder.prefix) if recorder is not None else None
+
+    async def transfer(self, target: TransferTarget) -> bool:
+        """Ring `target`; when it answers, bridge it with the caller and leave the bridge.
+        False (and the caller still with us) when it doesn't answer or can't be dialled."""
+        channel_id = TRANSFER_CHANNEL_PREFIX + uuid.uuid4().hex[:12]
+        loop = asyncio.get_running_loop()
+        self.transfer_channel_id = channel_id
+        self._transfer_gone = gone = loop.create_future()
+        self.app.claim_channel(channel_id, self)
+        answered = self.app.expect_stasis_start(channel_id)
+        try:
+            await self.client.originate(channel_id, target.endpoint, app_args="transfer",
+                                        caller_id=self.caller_number,
+                                        timeout_s=max(1, int(target.ring_timeout_s)))
+            await asyncio.wait({answered, gone}, timeout=target.ring_timeout_s + 5,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not answered.done() or gone.done():
+                log.info("call %s: %s did not answer", self.caller_id, target.endpoint)
+                return False
+            await self.client.add_to_bridge(self.bridge_id, channel_id)
+            self.transferred = True
+            await self.client.remove_from_bridge(self.bridge_id, self.media_channel_id)
+            log.info("call %s: transferred to %s", self.caller_id, target.endpoint)
+            return True
+        except AriError as exc:
+            log.warning("call %s: transfer to %s failed: %s", self.caller_id, target.endpoint,
+                        exc)
+            return self.transferred
+        finally:
+            self.app.forget_stasis_wait(channel_id)
+            if not self.transferred:
+                await tolerate_gone(self.client.hangup(channel_id), f"call {self.caller_id}: ")
+                self.transfer_channel_id = None
 
     def end(self, reason: str) -> None:
         if not self._ended.is_set():
@@ -136,7 +194,7 @@ class CallSession:
 
     async def _converse(self) -> None:
         assert self.media is not None
-        behaviour = asyncio.create_task(self.options.behaviour().run(self.media))
+        behaviour = asyncio.create_task(self.options.behaviour().run(self.media, self))
         ended = asyncio.create_task(self._ended.wait())
         try:
             done, _ = await asyncio.wait(
@@ -147,6 +205,10 @@ class CallSession:
                 failure = behaviour.exception()
                 if failure is not None:
                     log.error("call %s: behaviour failed", self.caller_id, exc_info=failure)
+                if failure is None and self.transferred:
+                    # The caller talks to a human now; we stay out of the bridge until
+                    # either side hangs up.
+                    await asyncio.wait({ended}, timeout=self.options.max_call_seconds)
                 self.end("behaviour failed" if failure else "conversation finished")
             elif not done:
                 self.end("maximum call length reached")
@@ -159,6 +221,8 @@ class CallSession:
         if self.media is not None:
             await self.media.close()
         context = f"call {self.caller_id}: "
-        for channel_id in (self.media_channel_id, self.caller_id):
+        for channel_id in (self.media_channel_id, self.caller_id, self.transfer_channel_id):
+            if channel_id is None:
+                continue
             await tolerate_gone(self.client.hangup(channel_id), context)
         await tolerate_gone(self.client.destroy_bridge(self.bridge_id), context)

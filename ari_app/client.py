@@ -118,6 +118,20 @@ class AriClient:
     async def add_to_bridge(self, bridge_id: str, channel_id: str) -> None:
         await self.request("POST", f"/bridges/{bridge_id}/addChannel", {"channel": channel_id})
 
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/removeChannel",
+                           {"channel": channel_id})
+
+    async def originate(self, channel_id: str, endpoint: str, *, app_args: str,
+                        caller_id: str = "", timeout_s: int = 30) -> dict[str, Any]:
+        """Dial `endpoint` (e.g. PJSIP/operator); the channel enters our Stasis app when
+        answered, and its events come to us from the start (ringing, hangup)."""
+        params = {"endpoint": endpoint, "app": self.config.app, "appArgs": app_args,
+                  "channelId": channel_id, "timeout": timeout_s}
+        if caller_id:
+            params["callerId"] = caller_id
+        return await self.request("POST", "/channels", params)
+
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{bridge_id}")
 

@@ -72,6 +72,9 @@ class CallMedia:
         self.concealed_frames = 0
         self.skipped_ticks = 0
         self.hook_errors = 0
+        # One-shot: called when the next audio frame goes out
+        # (the reply's first RTP packet, for per-turn latency).
+        self.on_next_audio_sent: Callable[[], Any] | None = None
         endpoint.on_packet = self.jitter.push
         endpoint.payload_types = codec.accepted_payload_types
 
@@ -166,7 +169,13 @@ class CallMedia:
         frame = self.playout.next_frame()
         if self.recorder is not None:
             self.recorder.write_output(frame)
-        payload = self._silence_payload if frame is self._silence_out else self.codec.encode(frame)
+        if frame is self._silence_out:
+            payload = self._silence_payload
+        else:
+            payload = self.codec.encode(frame)
+            notify, self.on_next_audio_sent = self.on_next_audio_sent, None
+            if notify is not None:
+                notify()
         self.endpoint.send_bytes(self.rtp.next_datagram(payload, self._samples))
 
     def _input_frame(self) -> None:

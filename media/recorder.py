@@ -120,6 +120,11 @@ class CallRecorder:
         return self._input.path
 
     @property
+    def prefix(self) -> Path:
+        """`<dir>/call_<ts>`: other files of this call (the transcript) share it."""
+        return self._input.path.with_name(self._input.path.name.removesuffix("_input.wav"))
+
+    @property
     def output_path(self) -> Path:
         return self._output.path
 
