@@ -59,6 +59,11 @@ def render_all(
         "dirs": dirs,
         "instance": instance,
         "context": CONTEXT,
+        "staff": [
+            {"name": p.name, "contact": p.contact,
+             "password": p.password.get_secret_value() if p.password else None}
+            for p in getattr(asterisk, "staff", [])
+        ],
     }
     rendered: dict[str, str] = {}
     for name in env.list_templates(filter_func=lambda n: n.endswith(".conf.j2")):

@@ -42,6 +42,11 @@ from brain.tools import (
 
 log = logging.getLogger(__name__)
 
+# Intents that win over everything else; the rest (hello, thanks, yes, no) only count
+# when the caller said little more.
+STRONG_INTENTS = frozenset({Intent.LEAVE_MESSAGE, Intent.TRANSFER, Intent.HOURS,
+                            Intent.GOODBYE, Intent.REPEAT})
+SHORT_UTTERANCE_WORDS = 4
 SENTENCE_END = re.compile(r"[.!?…]['\")»]*$")
 HAS_LETTERS = re.compile(r"[^\W\d_]{2,}")
 
@@ -209,7 +214,7 @@ class Conversation:
                 yield self._say(self._phrase("anything_else"))
                 return
 
-        if intent is not None:
+        if intent in STRONG_INTENTS:
             async for event in self._on_intent(intent, text):
                 yield event
             return
@@ -219,6 +224,13 @@ class Conversation:
         if hit is not None:
             self.stats.source = Source.FAQ
             yield self._say(hit.entry.answer)
+            return
+
+        if intent is not None and len(text.split()) <= SHORT_UTTERANCE_WORDS:
+            # "Hi", "thanks", "yes": small talk only when that is all there is ("Hi, where
+            # are you?" is a question, answered above or by the LLM).
+            async for event in self._on_intent(intent, text):
+                yield event
             return
 
         async for event in self._ask_llm(text):

@@ -6,6 +6,8 @@
     secretary asterisk cli "COMMAND"  Run one Asterisk CLI command
     secretary say "text" --voice anna -o out.wav   Speak text with a voice profile
     secretary hear in.wav [--lang ru|en]           Transcribe a WAV file
+    secretary call "Question?" ["Next line" ...]  Call the running secretary from a local
+                                                   SIP test caller; report each turn
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import sys
 import time
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asterisk.server import AsteriskError, AsteriskServer, resolve_install
 from secretary.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from secretary.caller import CallReport
 
 
 def build_server(settings: Settings, provision: bool = True) -> AsteriskServer:
@@ -140,6 +146,93 @@ def _hear_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _call_command(settings: Settings, args: argparse.Namespace) -> int:
+    import secrets
+
+    from secretary.caller import (
+        BaresipError,
+        CallerSpeech,
+        CallFailed,
+        CallPlan,
+        Line,
+        default_target,
+        place_call,
+    )
+    from voices.base import TtsError
+
+    if args.lines and args.wav:
+        print("error: give the caller's lines as text or as --wav files, not both",
+              file=sys.stderr)
+        return 2
+    lines = ([Line(text=t, language=args.lang) for t in args.lines]
+             + [Line(wav=w, language=args.lang) for w in args.wav])
+    missing = [str(w) for w in args.wav if not w.is_file()]
+    if missing:
+        print(f"error: no such WAV file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    plan = CallPlan(
+        target=args.target or default_target(settings),
+        caller_id=args.caller_id or f"caller-{secrets.token_hex(4)}",
+        timeout_s=args.timeout,
+        quiet_s=args.quiet,
+        language=args.lang,
+        keep_dir=args.keep.resolve() if args.keep else None,
+    )
+    try:
+        kit = CallerSpeech.from_settings(settings, voice=args.voice)
+    except TtsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        report = asyncio.run(place_call(settings, lines, plan, kit))
+    except (CallFailed, BaresipError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, CallFailed):
+            print("is the secretary running (`secretary run`) and is --target right?",
+                  file=sys.stderr)
+        return 1
+    except TtsError as exc:
+        print(f"error: the caller could not speak its lines: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        kit.close()
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_call_report(report)
+    if report.error:
+        print(f"error: {report.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_call_report(report: CallReport) -> None:
+    by = {"caller": "the caller", "secretary": "the secretary",
+          "timeout": "the caller (timeout)"}.get(report.ended_by, report.ended_by)
+    print(f"called {report.target} as {report.caller_id}: {report.duration_s:.1f} s, "
+          f"hung up by {by}")
+    for turn in report.turns:
+        latency = "no reply" if turn.latency_ms is None else f"{turn.latency_ms:.0f} ms"
+        if turn.index == 0:
+            print(f"turn 0    greeting, first audio {latency} after the answer")
+        else:
+            print(f"turn {turn.index:<4} caller:    {turn.said}")
+            print(f"          reply latency {latency}" + (
+                "" if turn.barge_in_stop_ms is None
+                else f", stopped {turn.barge_in_stop_ms:.0f} ms after the caller cut in"))
+        if turn.reply is not None:
+            print(f"          secretary: {turn.reply_text or '(nothing recognisable)'}")
+    if report.call is not None:
+        call = report.call
+        print(f"call id: {call.id} (caller {call.caller}, {call.started_at:%Y-%m-%d %H:%M:%S}"
+              f", end: {call.end_reason or 'not recorded yet'})")
+    else:
+        print(f"call id: unknown ({report.call_lookup})")
+    print(f"recordings: {report.recordings}")
+    if report.caller_dir is not None:
+        print(f"caller's recordings: {report.caller_dir}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="secretary", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -156,6 +249,27 @@ def main(argv: list[str] | None = None) -> int:
     hear = sub.add_parser("hear", help="transcribe a 16-bit mono WAV file")
     hear.add_argument("input", type=Path)
     hear.add_argument("--lang", choices=["ru", "en"], default=None)
+    call = sub.add_parser("call", help="call the running secretary from a local SIP test "
+                                       "caller and report each turn")
+    call.add_argument("lines", nargs="*", help="what the caller says, one argument per turn")
+    call.add_argument("--wav", type=Path, action="append", default=[],
+                      help="say this WAV file as the next turn (repeatable; instead of text)")
+    call.add_argument("--lang", choices=["ru", "en"], default=None,
+                      help="language of the conversation (default: from each line's script)")
+    call.add_argument("--caller-id", default=None,
+                      help="the caller's SIP user (default: a unique caller-<hex>)")
+    call.add_argument("--target", default=None,
+                      help="SIP URI to call (default: the settings' extension, e.g. "
+                           "sip:100@127.0.0.1:5060)")
+    call.add_argument("--timeout", type=float, default=120.0,
+                      help="hang up after this many seconds whatever happens")
+    call.add_argument("--quiet", type=float, default=1.5,
+                      help="seconds of quiet that end the secretary's reply")
+    call.add_argument("--voice", default=None,
+                      help="the caller's voice profile under voices/ (default: built-in)")
+    call.add_argument("--keep", type=Path, default=None,
+                      help="keep the caller's recordings and baresip log in this folder")
+    call.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -172,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             return _say_command(settings, args)
         if args.what == "hear":
             return _hear_command(settings, args)
+        if args.what == "call":
+            return _call_command(settings, args)
         return _run_command(settings)
     except AsteriskError as exc:
         print(f"error: {exc}", file=sys.stderr)

