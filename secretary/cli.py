@@ -157,6 +157,7 @@ def _call_command(settings: Settings, args: argparse.Namespace) -> int:
         Line,
         default_target,
         place_call,
+        read_wav,
     )
     from voices.base import TtsError
 
@@ -166,10 +167,13 @@ def _call_command(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     lines = ([Line(text=t, language=args.lang) for t in args.lines]
              + [Line(wav=w, language=args.lang) for w in args.wav])
-    missing = [str(w) for w in args.wav if not w.is_file()]
-    if missing:
-        print(f"error: no such WAV file: {', '.join(missing)}", file=sys.stderr)
-        return 2
+    for path in args.wav:
+        try:
+            read_wav(path)
+        except (OSError, EOFError, ValueError, wave.Error) as exc:
+            print(f"error: cannot read {path} (16-bit PCM WAV expected): {exc}",
+                  file=sys.stderr)
+            return 2
     plan = CallPlan(
         target=args.target or default_target(settings),
         caller_id=args.caller_id or f"caller-{secrets.token_hex(4)}",
@@ -263,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                            "sip:100@127.0.0.1:5060)")
     call.add_argument("--timeout", type=float, default=120.0,
                       help="hang up after this many seconds whatever happens")
-    call.add_argument("--quiet", type=float, default=1.5,
+    call.add_argument("--quiet", type=float, default=2.5,
                       help="seconds of quiet that end the secretary's reply")
     call.add_argument("--voice", default=None,
                       help="the caller's voice profile under voices/ (default: built-in)")

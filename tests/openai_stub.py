@@ -39,6 +39,7 @@ class StubToolCall:
     arguments: str
     id: str = ""  # "" → call_<n>
     argument_pieces: int = 3
+    index: int | None = None  # the stream's tool-call index; None → its position in the reply
 
 
 @dataclass(frozen=True)
@@ -219,8 +220,9 @@ class OpenAIStub:
 
         out = [chunk({"role": "assistant", "content": ""})]
         out += [chunk({"content": piece}) for piece in reply.text_chunks()]
-        for index, call in enumerate(reply.tool_calls):
-            call_id = call.id or f"call_{len(self.exchanges)}_{index}"
+        for position, call in enumerate(reply.tool_calls):
+            call_id = call.id or f"call_{len(self.exchanges)}_{position}"
+            index = position if call.index is None else call.index
             out.append(chunk({"tool_calls": [{
                 "index": index, "id": call_id, "type": "function",
                 "function": {"name": call.name, "arguments": ""},

@@ -70,7 +70,11 @@ class LiteLlmModel(ChatModel):
     `model` is litellm's model name: "openai/<served name>" with `api_base` for an
     OpenAI-compatible server, or a cloud name ("gemini/gemini-2.0-flash", "gpt-4o-mini",
     "anthropic/...", "deepseek/deepseek-chat", "openrouter/..."). `extra` is passed to every
-    call (e.g. {"timeout": 10}, {"max_retries": 2}, provider-specific parameters)."""
+    call (e.g. {"timeout": 10}, {"max_retries": 2}, provider-specific parameters).
+
+    Call `preload_litellm()` at start-up: the first stream otherwise spends seconds importing
+    litellm, which a chain would count against this model's first-token timeout. litellm sends
+    at most 4 `stop` strings on OpenAI-style routes (it truncates the list)."""
 
     def __init__(
         self,
@@ -102,7 +106,9 @@ class LiteLlmModel(ChatModel):
         max_tokens: int = 200,
         temperature: float = 0.3,
     ) -> AsyncIterator[LlmDelta]:
-        litellm = await asyncio.to_thread(load_litellm)
+        # Once imported, no thread hop: the default executor may be busy with STT work.
+        loaded = load_litellm.cache_info().currsize > 0
+        litellm = load_litellm() if loaded else await asyncio.to_thread(load_litellm)
         request: dict[str, Any] = {
             "model": self.model,
             "messages": [to_openai_message(m) for m in messages],
@@ -180,18 +186,26 @@ class _PartialCall:
 
 
 class _ToolCallAssembler:
-    """Joins streamed tool-call fragments (id and name first, arguments in pieces) by index."""
+    """Joins streamed tool-call fragments (id and name first, arguments in pieces) by index.
+
+    Some providers send each call whole without an index, or reuse index 0 for every call with
+    a new id; each of those starts a new call rather than corrupting the previous one."""
 
     def __init__(self) -> None:
-        self._calls: dict[int, _PartialCall] = {}
+        self._calls: list[_PartialCall] = []
+        self._by_index: dict[int, _PartialCall] = {}
 
     def add(self, fragment: Any) -> None:
         index = getattr(fragment, "index", None)
-        if index is None:  # providers that send each call whole, without an index
-            index = len(self._calls)
-        call = self._calls.setdefault(index, _PartialCall())
-        if getattr(fragment, "id", None):
-            call.id = fragment.id
+        fragment_id = getattr(fragment, "id", None) or ""
+        call = self._by_index.get(index) if index is not None else None
+        if call is None or (fragment_id and call.id and fragment_id != call.id):
+            call = _PartialCall()
+            self._calls.append(call)
+            if index is not None:
+                self._by_index[index] = call
+        if fragment_id:
+            call.id = fragment_id
         function = getattr(fragment, "function", None)
         if function is not None:
             if getattr(function, "name", None):
@@ -201,13 +215,14 @@ class _ToolCallAssembler:
 
     def finish(self) -> tuple[ToolCall, ...]:
         calls = []
-        for index in sorted(self._calls):
-            partial = self._calls[index]
+        for number, partial in enumerate(self._calls):
             if not partial.name:
-                raise LlmError(f"tool call #{index} streamed without a function name")
-            calls.append(ToolCall(id=partial.id or f"call_{index}", name=partial.name,
+                raise LlmError(f"tool call #{number} streamed without a function name")
+            # A call without arguments is sent as "" by some providers: "{}" parses for callers.
+            calls.append(ToolCall(id=partial.id or f"call_{number}", name=partial.name,
                                   arguments=partial.arguments or "{}"))
         self._calls.clear()
+        self._by_index.clear()
         return tuple(calls)
 
 

@@ -52,6 +52,7 @@ _TIER = {
     Intent.GREETING: 0, Intent.THANKS: 0, Intent.AFFIRM: 0, Intent.DENY: 0,
 }
 
+
 def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -103,8 +104,9 @@ def _phrase(intent: Intent, weight: float, text: str, *, whole: bool = False,
     return _Phrase(intent, weight, slots, whole, max_gap)
 
 
-def _phrases(intent: Intent, weight: float, texts: Iterable[str], **kw: object) -> list[_Phrase]:
-    return [_phrase(intent, weight, text, **kw) for text in texts]  # type: ignore[arg-type]
+def _phrases(intent: Intent, weight: float, texts: Iterable[str], *, whole: bool = False,
+             max_gap: int = 2) -> list[_Phrase]:
+    return [_phrase(intent, weight, text, whole=whole, max_gap=max_gap) for text in texts]
 
 
 _PEOPLE = ("someone|somebody|anyone|anybody|human|person|manager|operator|doctor|dentist|"
@@ -155,7 +157,7 @@ _RULES: tuple[_Phrase, ...] = tuple(
         "thursday|friday|saturday|sunday|mondays|saturdays|sundays|now|late|until|till",
         "are you open|closed",
         "how late|long open|until|till",
-        "когда|сколько|скольки|сколькоти работает*|работают|работаете|работаем|открыва*|"
+        "когда|сколько|скольки работает*|работают|работаете|работаем|открыва*|"
         "закрыва*|открыт*|закрыт*|откроет*",
         "график*|режим*|час*|время работ*",
         "работает*|работают|работаете|работаем ли|сегодня|завтра|в|во|до|сейчас|выходн*",

@@ -27,7 +27,6 @@ __all__ = [
     "stem",
     "token_language",
     "tokenize",
-    "words",
 ]
 
 # Words keep inner apostrophes and hyphens ("o'brien", "анна-мария"); digit runs are separate
@@ -108,11 +107,6 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = expand_contractions(text)
     return text.casefold().replace("ё", "е")
-
-
-def words(text: str) -> list[str]:
-    """Word and digit-run tokens of `text` as written (case kept), contractions expanded."""
-    return _WORD.findall(expand_contractions(unicodedata.normalize("NFKC", text)))
 
 
 def tokenize(text: str) -> list[str]:

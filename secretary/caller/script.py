@@ -84,7 +84,9 @@ class CallPlan:
     timeout_s: float = 120.0  # the whole call; on expiry the caller hangs up
     answer_timeout_s: float = 15.0
     reply_timeout_s: float = 15.0  # longest wait for a reply's (or the greeting's) first sound
-    quiet_s: float = 1.5  # a reply is over once it has been quiet this long
+    # A reply is over once it has been quiet this long; long enough that a filler ("One
+    # moment.") and the answer after it count as one reply.
+    quiet_s: float = 2.5
     max_pause_s: float = 1.0  # pauses inside one of the caller's lines
     barge_in_quiet_s: float = 0.3  # talked over, the secretary has stopped once this quiet
     greeting: bool = True  # wait for the greeting (turn 0) before the first line
@@ -230,7 +232,6 @@ class _Conversation:
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.deadline = loop.time() + plan.timeout_s
-        self.marks: list[float | None] = []  # per line: sent-clock seconds it began, or None
         self.speech: list[Segment | None] = []
 
     async def tick(self) -> None:
@@ -276,7 +277,6 @@ class _Conversation:
         self.phone.poll()
         mark = len(self.phone.sent_samples()) / RATE
         await self.phone.say(item.wav)
-        self.marks.append(mark)
         # The whole line has gone out once the sent recording holds it and a pause.
         done = mark + len(item.audio) / RATE + self.plan.max_pause_s
         while not self.phone.ended.is_set() and len(self.phone.sent_samples()) / RATE < done:
@@ -345,14 +345,14 @@ def _analyse(phone: BaresipPhone, prepared: list[_Prepared], speech_segments: li
             end = min(end, later[0])
         end = min(end, total_s)
         turn.reply = Segment(phone.heard_to_sent(onset), phone.heard_to_sent(end))
-        turn.latency_ms = 1000 * (turn.reply.start_s - (turn.speech.end_s if turn.speech
-                                                         else 0.0))
+        said_end = turn.speech.end_s if turn.speech else 0.0
+        turn.latency_ms = round(1000 * (turn.reply.start_s - said_end), 1)
     for turn in turns:
         item = prepared[turn.index - 1] if turn.index else None
         if item is not None and item.line.barge_in_after_s is not None and turn.speech is not None:
             stop = analysis.barge_in_stop(heard, RATE, h(turn.speech.start_s),
                                           plan.barge_in_quiet_s, detector=det, noise=noise)
-            turn.barge_in_stop_ms = None if stop is None else 1000 * stop
+            turn.barge_in_stop_ms = None if stop is None else round(1000 * stop, 1)
     return turns
 
 
@@ -392,8 +392,8 @@ async def find_call_record(database_url: str, caller_id: str,
         deadline = time.monotonic() + wait_for_end_s
         while True:
             record = await store.latest_call(caller=caller_id)
-            if (record is not None and record.ended_at is not None) \
-                    or time.monotonic() > deadline:
+            # The row is written when the call starts; only its end may still be coming.
+            if record is None or record.ended_at is not None or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
     finally:

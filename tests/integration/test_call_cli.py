@@ -75,7 +75,7 @@ async def test_two_line_call_through_the_python_api(parrot: Secretary,
                                                     tmp_path: Path) -> None:
     log_start = len(parrot.log_text())
     caller_id = f"caller-{secrets.token_hex(4)}"
-    plan = CallPlan(parrot.target, caller_id=caller_id, timeout_s=60,
+    plan = CallPlan(parrot.target, caller_id=caller_id, timeout_s=60, quiet_s=1.0,
                     keep_dir=tmp_path / "caller")
     report = await place_call(parrot.settings, [Line(FIRST), Line(SECOND)], plan,
                               caller_speech)
@@ -108,6 +108,7 @@ def test_two_line_call_through_the_command(parrot: Secretary, tmp_path: Path) ->
     done = subprocess.run(
         [sys.executable, "-m", "secretary", "call", FIRST, SECOND, "--json",
          "--target", parrot.target, "--caller-id", caller_id, "--timeout", "60",
+         "--quiet", "1.0",
          "--keep", str(tmp_path / "caller")],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=150)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -101,25 +101,26 @@ async def test_no_fallback_once_output_began(first: OpenAIStub, second: OpenAISt
 
 
 async def test_total_timeout_after_output_raises(first: OpenAIStub, second: OpenAIStub) -> None:
-    first.script(StubReply(text="Slow drip of words", chunk_chars=2, chunk_delay_s=0.4))
-    chain = chain_of(first, second, total_timeout_s=0.6)
+    # A piece a second; the budget runs out between the second and the third piece.
+    first.script(StubReply(text="Slow drip of words", chunk_chars=2, chunk_delay_s=1.0))
+    chain = chain_of(first, second, total_timeout_s=2.5)
     heard: list[str] = []
     with pytest.raises(LlmTimeout):
         async for delta in chain.stream(HELLO):
             heard.append(delta.text)
-    assert heard and "".join(heard) != "Slow drip of words"
+    assert heard == ["Sl", "ow"]
     assert len(second.exchanges) == 0
 
 
 async def test_consumer_time_does_not_count_against_total(
     first: OpenAIStub, second: OpenAIStub
 ) -> None:
-    first.script(StubReply(text="Say this slowly.", chunk_chars=4))
-    chain = chain_of(first, second, total_timeout_s=1.0)
+    first.script(StubReply(text="Say this slowly.", chunk_chars=8))
+    chain = chain_of(first, second, total_timeout_s=1.5)
     heard: list[str] = []
     async for delta in chain.stream(HELLO):
         heard.append(delta.text)
-        await asyncio.sleep(0.4)  # speaking the piece takes longer than the whole budget
+        await asyncio.sleep(1.0)  # speaking both pieces takes longer than the whole budget
     assert "".join(heard) == "Say this slowly."
 
 

@@ -89,6 +89,18 @@ async def test_tool_call_fragments_are_assembled_into_whole_calls(stub: OpenAISt
         "parameters": {"type": "object", "properties": {"name": {"type": "string"}}}}}
 
 
+async def test_calls_reusing_an_index_with_new_ids_stay_separate(stub: OpenAIStub) -> None:
+    stub.script(StubReply(tool_calls=[
+        StubToolCall("hang_up", "{}", id="call_x", index=0),
+        StubToolCall("take_message", '{"name": "Ann"}', id="call_y", index=0),
+    ]))
+    deltas = await collect(model_for(stub))
+    assert [d.tool_calls for d in deltas if d.tool_calls] == [(
+        ToolCall("call_x", "hang_up", "{}"),
+        ToolCall("call_y", "take_message", '{"name": "Ann"}'),
+    )]
+
+
 async def test_tool_history_is_sent_in_openai_shape(stub: OpenAIStub) -> None:
     call = ToolCall(id="call_7", name="business_hours", arguments="{}")
     history = [

@@ -1,0 +1,69 @@
+"""A staff phone for transfer tests: a baresip listening on a fixed port that answers every
+call at once, plays a WAV (the "human" speaking) and records what it hears."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from secretary.caller.baresip import MODULE_DIR, read_wav
+
+
+@dataclass
+class OperatorPhone:
+    workdir: Path
+    speak_wav: Path
+    port: int
+    user: str = "operator"
+    process: asyncio.subprocess.Process | None = field(default=None, init=False)
+
+    async def __aenter__(self) -> OperatorPhone:
+        if shutil.which("baresip") is None:
+            raise RuntimeError("baresip is not installed (scripts/bootstrap.sh installs it)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "config").write_text("\n".join([
+            "poll_method epoll",
+            f"sip_listen 127.0.0.1:{self.port}",
+            "net_interface 127.0.0.1",
+            f"audio_source aufile,{self.speak_wav}",
+            "audio_player alsa,null",
+            "audio_alert alsa,null",
+            "audio_srate 8000",
+            "ausrc_srate 8000",
+            "auplay_srate 8000",
+            "rtp_ports 40000-44999",
+            f"module_path {MODULE_DIR}",
+            "module g711.so", "module aufile.so", "module alsa.so", "module sndfile.so",
+            f"snd_path {self.workdir}",
+            "module_app account.so", "module_app menu.so", "",
+        ]))
+        (self.workdir / "accounts").write_text(
+            f"<sip:{self.user}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n")
+        self.process = await asyncio.create_subprocess_exec(
+            "baresip", "-4", "-f", str(self.workdir),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=(self.workdir / "baresip.log").open("wb"), stderr=asyncio.subprocess.STDOUT)
+        await asyncio.sleep(1.0)  # let it bind its SIP port
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+
+    def answered(self) -> bool:
+        return bool(list(self.workdir.glob("dump-*-dec.wav")))
+
+    def heard(self) -> tuple[np.ndarray, int]:
+        dumps = sorted(self.workdir.glob("dump-*-dec.wav"))
+        if not dumps:
+            log = (self.workdir / "baresip.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"the operator phone never answered; its log:\n{log}")
+        return read_wav(dumps[-1])
