@@ -96,8 +96,8 @@ class SecretaryBehaviour:
         try:
             reason = await call_run.run()
         finally:
-            call_run.close()
-            await asyncio.shield(conversation.close(reason))
+            # Whatever ended the call, the reply under way and the call's end are recorded.
+            await asyncio.shield(call_run.finish(reason))
 
 
 class _CallRun:
@@ -315,11 +315,14 @@ class _CallRun:
                 timings[name] = round((at - turn.speech_end_at) * 1000, 1)
         return timings
 
-    def close(self) -> None:
+    async def finish(self, reason: str) -> None:
         self.media.on_audio = None
         if self.reply_task is not None:
             self.reply_task.cancel()
+            await asyncio.wait({self.reply_task})
+            await self._reply_ended()
         self.recognizer.close()
+        await self.conversation.close(reason)
         if self.transcript:
             self.transcript.close()
 

@@ -11,7 +11,8 @@ Measures, each from the call to `stream()` to the moment in hand:
   decode_tokens_per_s   streamed deltas per second after the first, on long replies
   server_*         llama-server's own timings for one cached request (no client overhead)
   raw_ttft_cached_ms    first token over plain aiohttp SSE, to show what litellm adds
-Also: litellm import time, server start (until /health is 200), server memory.
+Also: litellm import time, server start (until /health is 200), server memory, and the CPU
+other processes used during the measurement (100 = one core's worth): read numbers with it.
 
 Run: python -m bench.llm [--runs 10] [--threads 2] [--port 8097] [--chroot DIR]
 Prints one JSON object. Keep the machine otherwise quiet: on 2 cores anything else running
@@ -89,6 +90,22 @@ def rss_mb(pid: int | None) -> float | None:
     except OSError:
         return None
     return None
+
+
+def cpu_jiffies(pid: int | str = "self") -> int:
+    """utime + stime of a process, in clock ticks."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def busy_jiffies() -> int:
+    """All CPUs' non-idle time since boot, in clock ticks."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values[:8]) - idle
 
 
 def conversation(question: str, nonce: str = "") -> list[ChatMessage]:
@@ -170,6 +187,9 @@ async def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     await server.start()
     result["server_start_s"] = round(time.perf_counter() - started, 2)
+    busy_before, ours_before = busy_jiffies(), cpu_jiffies()
+    server_before = cpu_jiffies(server.pid or 0)
+    measured_from = time.perf_counter()
     try:
         model = LiteLlmModel("openai/smollm2", api_base=server.base_url,
                              name="llama-server/smollm2")
@@ -219,6 +239,13 @@ async def main(argv: list[str] | None = None) -> int:
             "raw_ttft_cached_ms": summary(raw),
             "server_rss_mb": rss_mb(server.pid),
         })
+        # What else ran meanwhile: on 2 cores any of it shows up directly in the numbers above.
+        ticks = os.sysconf("SC_CLK_TCK")
+        ours = (cpu_jiffies() - ours_before) + (cpu_jiffies(server.pid or 0) - server_before)
+        others = busy_jiffies() - busy_before - ours
+        elapsed = time.perf_counter() - measured_from
+        result["other_processes_cpu_percent"] = round(100 * others / ticks / elapsed, 1)
+        result["load_average_1m_at_end"] = os.getloadavg()[0]
     finally:
         await server.stop()
     print(json.dumps(result, ensure_ascii=False), flush=True)

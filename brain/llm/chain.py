@@ -65,16 +65,13 @@ class LlmChain(ChatModel):
             failure: LlmError | None = None
             try:
                 try:
-                    first, waited = await _next(
-                        inner, min(step.first_token_timeout_s, step.total_timeout_s)
-                    )
+                    first_wait = min(step.first_token_timeout_s, step.total_timeout_s)
+                    first, waited = await _next(inner, first_wait)
                 except StopAsyncIteration:
                     self.last_served_by = name  # an empty reply is still a reply
                     return
                 except TimeoutError:
-                    failure = LlmTimeout(
-                        f"{name}: no output within {step.first_token_timeout_s:g} s"
-                    )
+                    failure = LlmTimeout(f"{name}: no output within {first_wait:g} s")
                 except LlmError as exc:
                     failure = exc
                 except Exception as exc:  # a ChatModel that broke its contract still falls back

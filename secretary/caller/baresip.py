@@ -164,8 +164,10 @@ def _config_text(workdir: Path, audio_source: Path, ctrl_port: int | None,
         # "lo" fails with "could not get IPv4 address" (FINDINGS.md §2)
         "net_interface 127.0.0.1",
         f"audio_source aufile,{audio_source}",
-        "audio_player alsa,null",  # no sound card: sndfile's dump is the ear
-        "audio_alert alsa,null",
+        # No sound card: sndfile's dump is the ear. The player must still pace itself:
+        # ALSA's "null" device never blocks, so baresip's player thread spun a whole core.
+        "audio_player aubridge,ear",
+        "audio_alert aubridge,alert",
         f"audio_srate {RATE}",
         f"ausrc_srate {RATE}",
         f"auplay_srate {RATE}",
@@ -173,7 +175,7 @@ def _config_text(workdir: Path, audio_source: Path, ctrl_port: int | None,
         f"module_path {module_dir}",
         "module g711.so",
         "module aufile.so",
-        "module alsa.so",
+        "module aubridge.so",
         "module sndfile.so",
         f"snd_path {workdir}",
         "module_app account.so",

@@ -38,7 +38,9 @@ from tests.signal_analysis import band_fraction, tone
 pytestmark = pytest.mark.integration
 
 OPERATOR_TONE_HZ = 1000.0
-BARGE_IN_BUDGET_MS = 250.0
+# The target is 250 ms p95 (bench/call_latency measures it); a test on a busy CI machine
+# asserts that the voice really stops, with room for the machine stalling.
+BARGE_IN_BUDGET_MS = 500.0
 
 
 def open_all_week_personas(folder: Path) -> Path:
@@ -119,7 +121,7 @@ async def test_faq_question_is_answered_with_the_fact(anna: Secretary, caller_ki
     assert all(t.latency_ms and t.latency_ms > 0 for t in report.turns)
 
     # the call log: both recordings, a transcript written as the call went, the DB row
-    assert recording_sizes(report) > (44, 44)
+    assert min(recording_sizes(report)) > 44
     transcript = transcript_of(report)
     assert "Caller:" in transcript and "Baker Street" in transcript
     turns = await store.turns(report.call.id)
@@ -177,7 +179,7 @@ async def test_transfer_rings_the_operator_and_bridges_the_caller(
             Line("Hello, is this the front desk?"),
         ], "transfer-caller", tmp_path)
         assert operator.answered(), "the operator's phone never rang"
-        heard_by_operator, _ = operator.heard()
+    heard_by_operator, _ = operator.heard()  # complete once baresip has closed the file
     assert "through" in report.turns[1].reply_text.lower() \
         or "hold" in report.turns[1].reply_text.lower(), report.to_json()
     caller_heard = report.turns[1].reply
