@@ -59,7 +59,8 @@ class BrainOptions:
     llm_max_sentences: int = 2
     llm_temperature: float = 0.3
     faq_min_confidence: float = 0.5
-    faq_facts: int = 3  # closest FAQ answers given to the LLM as grounding
+    faq_facts: int = 2  # closest FAQ answers given to the LLM as grounding...
+    faq_fact_min_confidence: float = 0.2  # ...when they are about the question at all
     intent_min_confidence: float = 0.6
     history_messages: int = 8
 
@@ -92,6 +93,32 @@ class Brain:
         self.options = options or BrainOptions()
         self.faq = FaqIndex(persona.faq)
         self.now = now
+
+    def system_prompt(self, language: str, facts: list[str] | None = None,
+                      caller_name: str | None = None) -> str:
+        """The LLM's instructions. What varies per question (facts, caller) comes last, so
+        the server's prompt cache keeps the rest between requests."""
+        hours = self.persona.hours
+        return self.persona.system_prompt(
+            language, facts=facts or [], tools=self.options.llm_tools,
+            hours=hours.describe(language) if hours else "",
+            status=hours.status(self.now(), language) if hours else "",
+            caller_name=caller_name or "")
+
+    async def warm_up(self) -> None:
+        """One tiny request per LLM language, so the first caller finds the system prompt
+        already in the server's cache (a cold SmolLM2 prompt costs seconds on 2 cores)."""
+        if self.llm is None:
+            return
+        for language in self.options.llm_languages:
+            messages = [ChatMessage(role="system", content=self.system_prompt(language)),
+                        ChatMessage(role="assistant", content=self.persona.greeting(language)),
+                        ChatMessage(role="user", content="Hello")]
+            try:
+                async for _ in self.llm.stream(messages, max_tokens=1):
+                    pass
+            except LlmError as exc:
+                log.warning("LLM warm-up failed: %s", exc)
 
     async def start(self, *, channel: str, external_id: str, caller: str,
                     recording_prefix: str | None = None) -> Conversation:
@@ -339,14 +366,9 @@ class Conversation:
         self.stats.source = Source.LLM
         self.stats.model = brain.llm.name
         facts = [hit.entry.answer for hit in brain.faq.search(
-            text, language=self.language, limit=options.faq_facts)]
-        hours = self.persona.hours
-        now = brain.now()
-        system = self.persona.system_prompt(
-            self.language, facts=facts, tools=options.llm_tools,
-            hours=hours.describe(self.language) if hours else "",
-            status=hours.status(now, self.language) if hours else "",
-            caller_name=self.caller_name or "")
+            text, language=self.language, limit=options.faq_facts)
+            if hit.confidence >= options.faq_fact_min_confidence]
+        system = brain.system_prompt(self.language, facts, self.caller_name)
         messages = [ChatMessage(role="system", content=system),
                     *self.history[-options.history_messages:]]
         tools = tool_specs([t.name for t in self.persona.transfer_targets]) \

@@ -103,4 +103,6 @@ async def build_brain(settings: Settings, resources: contextlib.AsyncExitStack) 
     options = BrainOptions(
         llm_tools=llm.tools, llm_languages=tuple(llm.languages), llm_max_tokens=llm.max_tokens,
         llm_max_sentences=llm.max_sentences, llm_temperature=llm.temperature)
-    return Brain(persona, store, await build_llm(settings, resources), options)
+    brain = Brain(persona, store, await build_llm(settings, resources), options)
+    await brain.warm_up()
+    return brain
