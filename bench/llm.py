@@ -33,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.measure import percentile, rss_mb
 from brain.llm import (
     ChatMessage,
     LiteLlmModel,
@@ -72,9 +73,6 @@ QUESTIONS = [
 CLAUSE_STOPS = [",", ".", "!", "?"]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -82,14 +80,6 @@ def summary(values: list[float]) -> dict[str, float]:
             "min": round(min(values), 1), "max": round(max(values), 1), "n": len(values)}
 
 
-def rss_mb(pid: int | None) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
 def cpu_jiffies(pid: int | str = "self") -> int:

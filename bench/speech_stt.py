@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.measure import rss_mb
+
 RATE = 8000
 FRAME = 320
 LEAD_S, TAIL_S = 0.5, 1.5
@@ -51,12 +53,6 @@ UTTERANCES = {
 ENGINES = ("whisper-base", "whisper-tiny-en", "vosk-ko")
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # -- audio (parent) ----------------------------------------------------------------------
@@ -89,7 +85,7 @@ def synthesise(out_dir: Path) -> dict[str, Any]:
 # -- one engine (child) ------------------------------------------------------------------
 
 def make_engine(name: str, cache_dir: Path) -> tuple[Any, dict[str, float]]:
-    before = rss_mb()
+    before = rss_mb() or 0.0
     started = time.perf_counter()
     from media import models
 
@@ -115,7 +111,7 @@ def make_engine(name: str, cache_dir: Path) -> tuple[Any, dict[str, float]]:
     done = time.perf_counter()
     return engine, {"import_s": round(imported - started, 3),
                     "load_s": round(done - loading, 3),
-                    "rss_delta_mb": round(rss_mb() - before, 1)}
+                    "rss_delta_mb": round((rss_mb() or 0.0) - before, 1)}
 
 
 def measure_rtf(engine: Any, audio: dict[str, bytes], repeats: int) -> dict[str, Any]:

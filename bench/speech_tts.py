@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.measure import percentile, rss_mb
 from voices.base import TtsEngine
 from voices.festival import FestivalEngine
 from voices.piper import PiperEngine, default_english_model
@@ -38,19 +39,8 @@ LONG = {
 }
 
 
-def rss_mb(pid: int | str = "self") -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def first_chunk_ms(engine: TtsEngine, text: str, voice: VoiceProfile) -> tuple[float, float]:
