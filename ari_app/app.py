@@ -22,6 +22,7 @@ from ari_app.call_session import (
     BRIDGE_PREFIX,
     CHANNEL_END_EVENTS,
     MEDIA_CHANNEL_PREFIX,
+    TRANSFER_CHANNEL_PREFIX,
     CallSession,
 )
 from ari_app.client import CONNECTED, AriClient, AriError, tolerate_gone
@@ -130,12 +131,20 @@ class SecretaryApp:
             if session.caller_id not in channels:
                 log.warning("call %s vanished while ARI was away; ending it", session.caller_id)
                 session.end("channel gone after ARI reconnect")
+        # A caller already put through to a human talks on in its bridge whatever happened
+        # to us: neither the bridge nor the caller is ours to clean up or pick up again.
+        talking_to_staff: set[str] = set()
         for bridge in await self.client.bridges():
-            if bridge["id"].startswith(BRIDGE_PREFIX) and not self._owns_bridge(bridge["id"]):
-                log.warning("removing orphaned bridge %s", bridge["id"])
-                await tolerate_gone(self.client.destroy_bridge(bridge["id"]))
+            members = bridge.get("channels") or []
+            if not bridge["id"].startswith(BRIDGE_PREFIX) or self._owns_bridge(bridge["id"]):
+                continue
+            if any(c.startswith(TRANSFER_CHANNEL_PREFIX) for c in members):
+                talking_to_staff.update(members)
+                continue
+            log.warning("removing orphaned bridge %s", bridge["id"])
+            await tolerate_gone(self.client.destroy_bridge(bridge["id"]))
         for channel_id, channel in channels.items():
-            if channel_id in self._sessions:
+            if channel_id in self._sessions or channel_id in talking_to_staff:
                 continue
             if channel_id.startswith(MEDIA_CHANNEL_PREFIX):
                 log.warning("hanging up orphaned media channel %s", channel_id)
