@@ -247,7 +247,9 @@ class _CallRun:
                     await playback.drained()
                     await asyncio.sleep(self.b.timing.goodbye_tail_s)
                     return _Outcome.HANG_UP
-            playback.finish()
+            # The reply lasts until the caller has heard it: talking over any of it is a
+            # barge-in, and what was heard is known.
+            await playback.drained()
             return _Outcome.CONTINUE
         finally:
             filler.cancel()

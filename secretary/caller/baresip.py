@@ -156,11 +156,13 @@ def read_dump(path: Path) -> tuple[np.ndarray, int]:
     return dump.samples, dump.rate or RATE
 
 
-def _config_text(workdir: Path, audio_source: Path, ctrl_port: int | None,
-                 module_dir: Path) -> str:
+def config_text(workdir: Path, audio_source: Path, ctrl_port: int | None,
+                module_dir: Path = MODULE_DIR, sip_port: int | None = None) -> str:
+    """baresip's `config` for a headless phone on loopback (sip_port: a fixed one, for a
+    phone others call; default: any free port)."""
     lines = [
         "poll_method epoll",
-        f"sip_listen 127.0.0.1:{free_udp_port()}",
+        f"sip_listen 127.0.0.1:{sip_port or free_udp_port()}",
         # "lo" fails with "could not get IPv4 address" (FINDINGS.md §2)
         "net_interface 127.0.0.1",
         f"audio_source aufile,{audio_source}",
@@ -196,7 +198,7 @@ def _prepare_workdir(workdir: Path, user: str, audio_source: Path, ctrl_port: in
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("dump-*.wav"):  # a dump from an earlier call would be read instead
         old.unlink()
-    (workdir / "config").write_text(_config_text(workdir, audio_source, ctrl_port, module_dir))
+    (workdir / "config").write_text(config_text(workdir, audio_source, ctrl_port, module_dir))
     (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1>;regint=0;audio_codecs=PCMU\n")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from secretary.caller.baresip import MODULE_DIR, read_wav
+from secretary.caller.baresip import config_text, read_dump
 
 
 @dataclass
@@ -25,22 +25,8 @@ class OperatorPhone:
         if shutil.which("baresip") is None:
             raise RuntimeError("baresip is not installed (scripts/bootstrap.sh installs it)")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "config").write_text("\n".join([
-            "poll_method epoll",
-            f"sip_listen 127.0.0.1:{self.port}",
-            "net_interface 127.0.0.1",
-            f"audio_source aufile,{self.speak_wav}",
-            "audio_player alsa,null",
-            "audio_alert alsa,null",
-            "audio_srate 8000",
-            "ausrc_srate 8000",
-            "auplay_srate 8000",
-            "rtp_ports 40000-44999",
-            f"module_path {MODULE_DIR}",
-            "module g711.so", "module aufile.so", "module alsa.so", "module sndfile.so",
-            f"snd_path {self.workdir}",
-            "module_app account.so", "module_app menu.so", "",
-        ]))
+        (self.workdir / "config").write_text(
+            config_text(self.workdir, self.speak_wav, None, sip_port=self.port))
         (self.workdir / "accounts").write_text(
             f"<sip:{self.user}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n")
         self.process = await asyncio.create_subprocess_exec(
@@ -66,4 +52,4 @@ class OperatorPhone:
         if not dumps:
             log = (self.workdir / "baresip.log").read_text(errors="replace")[-3000:]
             raise AssertionError(f"the operator phone never answered; its log:\n{log}")
-        return read_wav(dumps[-1])
+        return read_dump(dumps[-1])
