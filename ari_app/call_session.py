@@ -120,15 +120,22 @@ class CallSession:
             if not answered.done() or gone.done():
                 log.info("call %s: %s did not answer", self.caller_id, target.endpoint)
                 return False
-            await self.client.add_to_bridge(self.bridge_id, channel_id)
+            # Leave first, then let the human in: the bridge then never mixes three parties
+            # and switches technology under the human's phone (which then sees a new
+            # RTP SSRC mid-call; baresip drops that stream).
             self.transferred = True
             await self.client.remove_from_bridge(self.bridge_id, self.media_channel_id)
+            await self.client.add_to_bridge(self.bridge_id, channel_id)
             log.info("call %s: transferred to %s", self.caller_id, target.endpoint)
             return True
         except AriError as exc:
             log.warning("call %s: transfer to %s failed: %s", self.caller_id, target.endpoint,
                         exc)
-            return self.transferred
+            if self.transferred:  # we left the bridge but the human never joined: come back
+                self.transferred = False
+                await tolerate_gone(self.client.add_to_bridge(self.bridge_id,
+                                                              self.media_channel_id))
+            return False
         finally:
             self.app.forget_stasis_wait(channel_id)
             if not self.transferred:
