@@ -73,6 +73,7 @@ class _Turn:
 
     speech_end_at: float
     end_of_turn_ms: float
+    early_pass: bool = False  # the STT pass begun at the first pause was kept
     final_at: float | None = None
 
 
@@ -135,7 +136,9 @@ class _CallRun:
                 self.quiet_since = self.loop.time()
                 if turn is not None:
                     late_ms = turn.detected_ms - turn.end_ms
-                    self.turn = _Turn(self.loop.time() - late_ms / 1000, float(late_ms))
+                    early = isinstance(event, FinalPending) and event.early
+                    self.turn = _Turn(self.loop.time() - late_ms / 1000, float(late_ms),
+                                      early_pass=early)
 
     @property
     def speaking(self) -> bool:
@@ -311,7 +314,8 @@ class _CallRun:
             "first_tts_chunk_ms": playback.first_chunk_at,
             "first_rtp_ms": playback.first_audio_sent_at,
         }
-        timings = {"end_of_turn_ms": turn.end_of_turn_ms}
+        timings = {"end_of_turn_ms": turn.end_of_turn_ms,
+                   "stt_early_pass": 1.0 if turn.early_pass else 0.0}
         for name, at in marks.items():
             if at is not None:
                 timings[name] = round((at - turn.speech_end_at) * 1000, 1)
