@@ -144,7 +144,6 @@ class Conversation:
         self._flow: MessageFlow | None = None
         self._offered_message = False
         self._reply: _Reply | None = None
-        self._default_source = Source.FLOW
 
     # ---- the channel's side ----------------------------------------------------------
 
@@ -154,7 +153,7 @@ class Conversation:
             self.caller_name = contact.name
             if contact.language in self.persona.languages:
                 self.language = contact.language
-        self._begin(Source.FLOW)
+        self._begin()
         yield self._say(self.persona.greeting(self.language, self.caller_name))
 
     async def respond(self, text: str, language: str | None = None) -> AsyncIterator[ReplyEvent]:
@@ -164,27 +163,27 @@ class Conversation:
         await self.store.add_turn(self.call_id, role="caller", text=text,
                                   started_at=self.brain.now(), language=self.language)
         self.history.append(ChatMessage(role="user", content=text))
-        self._begin(Source.FLOW)
+        self._begin()
         async for event in self._route(text):
             yield event
 
     async def request_transfer(self) -> AsyncIterator[ReplyEvent]:
         """The caller asked for a human without words (pressed 0)."""
-        self._begin(Source.FLOW)
+        self._begin()
         await self._note("caller pressed 0 for the operator")
         async for event in self._transfer(None):
             yield event
 
     async def transfer_failed(self, target: TransferTarget) -> AsyncIterator[ReplyEvent]:
         """Nobody picked up: offer to take a message instead."""
-        self._begin(Source.FLOW)
+        self._begin()
         self._offered_message = True
         await self._note(f"transfer to {target.name} not answered")
         yield self._say(self._phrase("transfer_failed", target=target.spoken()))
 
     async def silence(self, prompts_so_far: int, max_prompts: int) -> AsyncIterator[ReplyEvent]:
         """The caller has been silent: ask if they are there, or give up politely."""
-        self._begin(Source.FLOW)
+        self._begin()
         if prompts_so_far < max_prompts:
             yield self._say(self._phrase("still_there"))
             return
@@ -204,10 +203,9 @@ class Conversation:
         self.last_said = kept or self.last_said
         if kept:
             self.history.append(ChatMessage(role="assistant", content=kept))
-        all_timings = {**(timings or {})}
         return await self.store.add_turn(
             self.call_id, role="secretary", text=text, started_at=self.brain.now(),
-            language=reply.language, timings=all_timings,
+            language=reply.language, timings=timings,
             interrupted=heard is not None, heard_text=heard,
         )
 
@@ -447,16 +445,15 @@ class Conversation:
             return self._say(self._phrase("not_sure", target=targets[0].spoken()))
         return self._say(self._phrase("not_sure_no_transfer"))
 
-    def _begin(self, source: Source) -> None:
+    def _begin(self) -> None:
         self.stats = ReplyStats(source=None)
         self._reply = _Reply(language=self.language)
-        self._default_source = source
 
     def _say(self, text: str) -> Say:
         if self.stats.first_say_at is None:
             self.stats.first_say_at = asyncio.get_running_loop().time()
         if self.stats.source is None:
-            self.stats.source = self._default_source
+            self.stats.source = Source.FLOW  # nothing more specific said otherwise
         if self._reply is None:
             self._reply = _Reply(language=self.language)
         self._reply.said.append(text)

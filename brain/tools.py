@@ -63,6 +63,8 @@ def parse_tool_call(call: ToolCall) -> BaseModel:
     model = TOOLS[call.name][0]
     try:
         raw: Any = json.loads(call.arguments or "{}")
-        return model.model_validate(raw if isinstance(raw, dict) else {})
+        if not isinstance(raw, dict):
+            raise ValueError("arguments must be a JSON object")
+        return model.model_validate(raw)
     except (ValueError, ValidationError) as exc:
         raise ToolArgumentsError(f"{call.name}: bad arguments {call.arguments!r}: {exc}") from exc
