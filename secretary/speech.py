@@ -10,6 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 from media import models
 from media.stt.base import SegmentStt
 from media.stt.segmenter import AsyncUtteranceRecognizer, UtteranceRecognizer
@@ -88,6 +90,10 @@ def recognizer_factory(settings: Settings) -> Callable[[], AsyncUtteranceRecogni
     whisper = build_segment_stt(settings)
     whisper.require_available()
     whisper.load()
+    # The first inference pays for CTranslate2's one-off set-up (allocations, kernels): do
+    # it now on a second of faint noise, not inside the first caller's turn.
+    noise = np.random.default_rng(0).normal(0, 300, LINE_RATE).astype("<i2").tobytes()
+    whisper.transcribe(noise, LINE_RATE, "en")
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stt")
 
     def make() -> AsyncUtteranceRecognizer:
