@@ -260,7 +260,7 @@ class _CallRun:
 
     async def _say(self, playback: ReplyPlayback, say: Say, cached: bool) -> None:
         try:
-            await playback.say(say.text, cached=cached)
+            await playback.say(say.text, cached=cached or say.stock)
         except TtsError as exc:
             log.error("could not say %r: %s", say.text, exc)
             play_greeting(self.media, self.b.apology)

@@ -99,6 +99,7 @@ def summarise(reports: list[CallReport], failures: list[str], stages: dict[str, 
     return {
         "target": target,
         "mode": mode,
+        "language": args.language if not args.target else None,
         "calls": len(reports),
         "questions_per_call": args.questions,
         "reply_latency_ms": {
@@ -133,9 +134,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             target, database_url = args.target, args.database or settings.database_url
             mode = args.mode or "(the running secretary's)"
         else:
+            language = {} if args.language == "auto" else {
+                "SECRETARY_STT__LANGUAGE": args.language}
             sandbox = LocalSecretary(settings, SandboxOptions(workdir / "secretary",
                                                               instance=args.instance,
-                                                              mode=args.mode))
+                                                              mode=args.mode,
+                                                              extra_env=language))
             await sandbox.start()
             target, database_url = sandbox.target, sandbox.database_url
             mode = args.mode or settings.call.mode
@@ -185,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="call this running secretary instead of starting one")
     parser.add_argument("--database", default=None,
                         help="with --target: its database URL (default: the settings')")
+    parser.add_argument("--language", default="en", choices=["en", "ru", "auto"],
+                        help="the line's stt.language for the secretary it starts (the "
+                             "target is for an English line; auto: detect ru/en per turn)")
     parser.add_argument("--instance", default="bench", help="Asterisk instance to start")
     parser.add_argument("--warmup", type=int, default=1,
                         help="unmeasured one-line calls first (models load on first use)")

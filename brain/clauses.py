@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["ClauseSplitter"]
+__all__ = ["ClauseSplitter", "split_clauses"]
 
 _SENTENCE_END = ".!?…"
 _CLAUSE_PUNCT = ",;:"
@@ -184,3 +184,9 @@ class ClauseSplitter:
         window = self._buffer[:self.max_chars + 1]
         space = max(window.rfind(" "), window.rfind("\t"))
         return space if space > 0 else self.max_chars
+
+
+def split_clauses(text: str) -> list[str]:
+    """A whole text cut as ClauseSplitter cuts it streaming (same pieces, same cleaning)."""
+    splitter = ClauseSplitter()
+    return [*splitter.feed(text), *splitter.flush()]

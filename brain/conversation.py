@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from brain.clauses import ClauseSplitter
+from brain.clauses import ClauseSplitter, split_clauses
 from brain.flows.message import MessageFlow, Prompt
 from brain.knowledge.faq import FaqIndex
 from brain.llm import ChatMessage, ChatModel, LlmError, ToolCall
@@ -120,6 +120,11 @@ class Brain:
             except LlmError as exc:
                 log.warning("LLM warm-up failed: %s", exc)
 
+    def stock_clauses(self) -> list[str]:
+        """Every clause of every FAQ answer, as a reply speaks them: a channel can
+        synthesise these once, before the first caller asks."""
+        return [clause for entry in self.persona.faq for clause in split_clauses(entry.answer)]
+
     async def start(self, *, channel: str, external_id: str, caller: str,
                     recording_prefix: str | None = None) -> Conversation:
         call_id = await self.store.start_call(
@@ -185,10 +190,10 @@ class Conversation:
         """The caller has been silent: ask if they are there, or give up politely."""
         self._begin()
         if prompts_so_far < max_prompts:
-            yield self._say(self._phrase("still_there"))
+            yield self._say(self._phrase("still_there"), stock=True)
             return
         await self._save_partial_message()
-        yield self._say(self._phrase("silence_goodbye"))
+        yield self._say(self._phrase("silence_goodbye"), stock=True)
         yield EndCall("caller silent")
 
     async def finish_reply(self, heard: str | None = None,
@@ -236,7 +241,7 @@ class Conversation:
                 yield await self._start_message(text)
                 return
             if answer is False and intent in (None, Intent.DENY):
-                yield self._say(self._phrase("anything_else"))
+                yield self._say(self._phrase("anything_else"), stock=True)
                 return
 
         if intent in STRONG_INTENTS:
@@ -248,7 +253,7 @@ class Conversation:
                                   min_confidence=options.faq_min_confidence)
         if hit is not None:
             self.stats.source = Source.FAQ
-            for say in self._say_all(hit.entry.answer):
+            for say in self._say_all(hit.entry.answer, stock=True):
                 yield say
             return
 
@@ -269,14 +274,14 @@ class Conversation:
             async for event in self._transfer(None):
                 yield event
         elif intent is Intent.HOURS:
-            yield self._say(self._hours_text())
+            yield self._say(self._hours_text(), stock=True)
         elif intent is Intent.GOODBYE:
             async for event in self._goodbye():
                 yield event
         elif intent is Intent.REPEAT:
             yield self._say(self.last_said or self._phrase("nothing_to_repeat"))
         elif intent is Intent.THANKS:
-            yield self._say(self._phrase("welcome"))
+            yield self._say(self._phrase("welcome"), stock=True)
         elif intent in (Intent.GREETING, Intent.AFFIRM, Intent.DENY):
             yield self._say(self._phrase("hello" if intent is Intent.GREETING
                                          else "anything_else"))
@@ -306,7 +311,7 @@ class Conversation:
         if flow.done:
             self._flow = None
             await self._save_message(flow)
-        return self._say(self._phrase(prompt.key, **prompt.context))
+        return self._say(self._phrase(prompt.key, **prompt.context), stock=not prompt.context)
 
     async def _save_message(self, flow: MessageFlow) -> None:
         draft = flow.draft
@@ -330,7 +335,7 @@ class Conversation:
                       targets[0] if targets else None)
         if target is None:
             self._offered_message = True
-            yield self._say(self._phrase("no_transfer_target"))
+            yield self._say(self._phrase("no_transfer_target"), stock=True)
             return
         hours = self.persona.hours
         if hours is not None and not hours.is_open(self.brain.now()):
@@ -344,7 +349,7 @@ class Conversation:
 
     async def _goodbye(self) -> AsyncIterator[ReplyEvent]:
         await self._save_partial_message()
-        yield self._say(self._phrase("goodbye"))
+        yield self._say(self._phrase("goodbye"), stock=True)
         yield EndCall("caller said goodbye")
 
     def _hours_text(self) -> str:
@@ -427,13 +432,13 @@ class Conversation:
         elif isinstance(arguments, LookupFaq):
             hit = self.brain.faq.best(arguments.query, language=self.language,
                                       min_confidence=self.brain.options.faq_min_confidence / 2)
-            for say in self._say_all(hit.entry.answer) if hit else [self._not_sure()]:
+            for say in self._say_all(hit.entry.answer, stock=True) if hit else [self._not_sure()]:
                 yield say
         elif isinstance(arguments, NoArguments) and call.name == "end_call":
             async for event in self._goodbye():
                 yield event
         else:  # business_hours
-            yield self._say(self._hours_text())
+            yield self._say(self._hours_text(), stock=True)
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -442,14 +447,14 @@ class Conversation:
         self._offered_message = True
         targets = self.persona.transfer_targets
         if targets:
-            return self._say(self._phrase("not_sure", target=targets[0].spoken()))
-        return self._say(self._phrase("not_sure_no_transfer"))
+            return self._say(self._phrase("not_sure", target=targets[0].spoken()), stock=True)
+        return self._say(self._phrase("not_sure_no_transfer"), stock=True)
 
     def _begin(self) -> None:
         self.stats = ReplyStats(source=None)
         self._reply = _Reply(language=self.language)
 
-    def _say(self, text: str) -> Say:
+    def _say(self, text: str, *, stock: bool = False) -> Say:
         if self.stats.first_say_at is None:
             self.stats.first_say_at = asyncio.get_running_loop().time()
         if self.stats.source is None:
@@ -457,12 +462,11 @@ class Conversation:
         if self._reply is None:
             self._reply = _Reply(language=self.language)
         self._reply.said.append(text)
-        return Say(text, self.language)
+        return Say(text, self.language, stock)
 
-    def _say_all(self, text: str) -> list[Say]:
+    def _say_all(self, text: str, *, stock: bool = False) -> list[Say]:
         """A long text as clauses, so speech starts after the first one is synthesised."""
-        splitter = ClauseSplitter()
-        return [self._say(clause) for clause in [*splitter.feed(text), *splitter.flush()]]
+        return [self._say(clause, stock=stock) for clause in split_clauses(text)]
 
     def _phrase(self, key: str, **context: str) -> str:
         context.setdefault("caller_name", self.caller_name or "")

@@ -26,6 +26,9 @@ class Source(StrEnum):
 class Say:
     text: str
     language: str
+    #: the same words are said again and again (FAQ answers, stock phrases), so a channel
+    #: may keep their audio; a reply made for this caller (LLM text, a read-back) is not
+    stock: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 
 from ari_app.app import SecretaryApp
@@ -14,12 +15,17 @@ from ari_app.call_session import CallOptions, CallSession
 from ari_app.client import AriClient, AriConfig
 from ari_app.playback import PhraseCache
 from ari_app.secretary_behaviour import DialogueTiming, SecretaryBehaviour
+from brain.conversation import Brain
 from media.clock import FrameClock
 from secretary import speech, thinking
 from secretary.settings import Settings
 from voices.base import TtsError
 
 log = logging.getLogger(__name__)
+
+# Stock phrases whose audio is kept (greetings, FAQ answer clauses, prompts): each is
+# ~50-150 KB of PCM, so a few hundred cost a few tens of MB.
+PHRASE_CACHE_SIZE = 256
 
 
 def ari_config(settings: Settings) -> AriConfig:
@@ -54,19 +60,29 @@ async def behaviour_factory(settings: Settings,
     brain = await thinking.build_brain(settings, resources)
     voice = speech.build_voice(settings, engines, settings.call.voice or brain.persona.voice)
     await engines.warm_up()
-    cache = PhraseCache(voice)
-    for language in brain.persona.languages:  # the first caller shouldn't wait for these
-        for text in (brain.persona.greeting(language),
-                     brain.persona.phrase("filler", language)):
-            try:
-                await cache.get(text)
-            except TtsError as exc:
-                log.warning("cannot pre-synthesise %r: %s", text, exc)
+    await _presynthesise(cache := PhraseCache(voice, size=PHRASE_CACHE_SIZE), brain)
     dialogue = settings.dialogue
     timing = DialogueTiming(filler_after_s=dialogue.filler_after_s,
                             silence_prompt_s=dialogue.silence_prompt_s,
                             max_silence_prompts=dialogue.max_silence_prompts)
     return lambda: SecretaryBehaviour(brain, recognizers, voice, cache, timing, apology)
+
+
+async def _presynthesise(cache: PhraseCache, brain: Brain) -> None:
+    """Synthesise what callers hear word for word (greetings, the filler, every FAQ
+    answer) before the first call: an answer then starts without waiting for TTS."""
+    started = time.perf_counter()
+    texts = [text for language in brain.persona.languages
+             for text in (brain.persona.greeting(language),
+                          brain.persona.phrase("filler", language))]
+    texts += brain.stock_clauses()
+    for text in texts[:cache.size]:
+        try:
+            await cache.get(text)
+        except TtsError as exc:
+            log.warning("cannot pre-synthesise %r: %s", text, exc)
+    log.info("pre-synthesised %d stock phrases in %.1f s", min(len(texts), cache.size),
+             time.perf_counter() - started)
 
 
 async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -> None:

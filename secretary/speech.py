@@ -32,18 +32,35 @@ class SpeechConfigError(ValueError):
     """The settings ask for a speech set-up that cannot work."""
 
 
+def whisper_model_name(settings: Settings) -> str:
+    """The embedded Whisper model the settings pick ("base" or "tiny.en")."""
+    stt = settings.stt
+    if stt.whisper_model != "auto":
+        if stt.whisper_model == "tiny.en" and stt.language not in (None, "en"):
+            raise SpeechConfigError(f"Whisper tiny.en is English-only; stt.language is "
+                                    f"{stt.language!r}")
+        return stt.whisper_model
+    return "tiny.en" if stt.language == "en" else "base"
+
+
 def whisper_model_dir(settings: Settings) -> Path:
-    """The configured Whisper model, or Whisper base joined from its PyPI parts."""
+    """The configured Whisper model: stt.whisper_model_dir, else the embedded one
+    (`whisper_model_name`) from its PyPI package(s)."""
     if settings.stt.whisper_model_dir is not None:
         return settings.stt.whisper_model_dir
+    if whisper_model_name(settings) == "tiny.en":
+        return models.whisper_tiny_en_dir()
     return models.whisper_base_dir(settings.models_dir / "whisper-base")
 
 
 def build_segment_stt(settings: Settings) -> SegmentStt:
     """Whisper, whatever stt.engine says: whole-file recognition (`secretary hear`) and
     turn-by-turn recognition with stt.engine=whisper both use it."""
+    tiny = settings.stt.whisper_model_dir is None and whisper_model_name(settings) == "tiny.en"
     return FasterWhisperStt(
         whisper_model_dir(settings),
+        # tiny.en repeats itself in windows much shorter than 15 s (bench/speech_stt)
+        window_s=15.0 if tiny else 10.0,
         device=settings.stt.device,
         compute_type=settings.stt.compute_type,
         language=settings.stt.language,

@@ -65,6 +65,15 @@ async def test_faq_answer_without_any_llm(store: Store) -> None:
     assert "Baker Street" in turns[1].text
 
 
+async def test_faq_answers_are_stock_clauses_the_phone_can_presynthesise(store: Store) -> None:
+    brain = make_brain(store)
+    conversation = await brain.start(channel="phone", external_id="c1", caller="tester")
+    events = await events_of(conversation.respond("How much does a consultation cost?", "en"))
+    said = [e for e in events if isinstance(e, Say)]
+    assert len(said) == 2 and all(e.stock for e in said)  # "...50 pounds;" "children..."
+    assert {e.text for e in said} <= set(brain.stock_clauses())
+
+
 async def test_russian_question_gets_the_russian_faq_answer(store: Store) -> None:
     conversation = await make_brain(store).start(channel="phone", external_id="c1",
                                                  caller="tester")
@@ -138,6 +147,7 @@ async def test_llm_answers_off_faq_questions_in_clauses(store: Store) -> None:
         events = await events_of(conversation.respond("Tell me about the weather today", "en"))
         await conversation.finish_reply()
         said = [e.text for e in events if isinstance(e, Say)]
+        assert not any(e.stock for e in events if isinstance(e, Say))  # made for this caller
         assert said[0].startswith("We are a friendly team")
         assert "third sentence" not in " ".join(said)  # stopped after two sentences
         assert conversation.stats.source is Source.LLM
