@@ -8,6 +8,10 @@
     secretary hear in.wav [--lang ru|en]           Transcribe a WAV file
     secretary call "Question?" ["Next line" ...]  Call the running secretary from a local
                                                    SIP test caller; report each turn
+    secretary admin create --username U [--role admin|viewer] [--password-stdin]
+    secretary admin password --username U [--password-stdin]
+    secretary admin token --username U [--name LABEL]   A new API token (printed once)
+    secretary admin list                              Console users and API tokens
 """
 
 from __future__ import annotations
@@ -237,6 +241,52 @@ def _print_call_report(report: CallReport) -> None:
         print(f"caller's recordings: {report.caller_dir}")
 
 
+def _read_new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    password = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != password:
+        raise ValueError("the passwords differ")
+    return password
+
+
+def _admin_command(settings: Settings, args: argparse.Namespace) -> int:
+    from brain.store import Store
+    from web.auth.users import AccountStore
+
+    async def act(password: str | None) -> None:
+        async with await Store.open(settings.database_url) as store:
+            accounts = await AccountStore.open(store)
+            if args.action == "create":
+                user = await accounts.create_user(args.username, password or "", args.role)
+                print(f"created {user.role} {user.username!r}")
+            elif args.action == "password":
+                user = await accounts.set_password(args.username, password or "")
+                print(f"password of {user.username!r} changed")
+            elif args.action == "token":
+                print(await accounts.create_token(args.username, args.name))
+                print("keep it: it is not shown again (use: Authorization: Bearer <token>)",
+                      file=sys.stderr)
+            else:
+                for user in await accounts.users():
+                    print(f"user  {user.username:<24} {user.role:<7} "
+                          f"{user.created_at:%Y-%m-%d %H:%M}")
+                for token in await accounts.tokens():
+                    print(f"token {token.username:<24} {token.name or '-':<7} "
+                          f"{token.created_at:%Y-%m-%d %H:%M}")
+
+    try:
+        password = (_read_new_password(args.password_stdin)
+                    if args.action in ("create", "password") else None)
+        asyncio.run(act(password))
+    except (ValueError, LookupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="secretary", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -274,6 +324,20 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("--keep", type=Path, default=None,
                       help="keep the caller's recordings and baresip log in this folder")
     call.add_argument("--json", action="store_true", help="print the report as JSON")
+    admin = sub.add_parser("admin", help="console users and API tokens")
+    admin_sub = admin.add_subparsers(dest="action", required=True)
+    for action, text in (("create", "add a console user"),
+                         ("password", "set a console user's password")):
+        one = admin_sub.add_parser(action, help=text)
+        one.add_argument("--username", required=True)
+        one.add_argument("--password-stdin", action="store_true",
+                         help="read the password from the first line of stdin")
+        if action == "create":
+            one.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    token = admin_sub.add_parser("token", help="create an API token for a user")
+    token.add_argument("--username", required=True)
+    token.add_argument("--name", default="", help="a label to recognise the token by")
+    admin_sub.add_parser("list", help="list console users and API tokens")
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -292,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             return _hear_command(settings, args)
         if args.what == "call":
             return _call_command(settings, args)
+        if args.what == "admin":
+            return _admin_command(settings, args)
         return _run_command(settings)
     except AsteriskError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Wires the telephony process from settings: ARI client, frame clock, speech, Stasis app."""
+"""Wires the telephony process from settings: ARI client, frame clock, speech, Stasis app,
+and the admin console beside them."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from media.clock import FrameClock
 from secretary import speech, thinking
 from secretary.settings import Settings
 from voices.base import TtsError
+from web.server import start_console
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as resources:
+        if settings.web.enabled:  # first: the console is up while models load
+            await start_console(settings, resources)
         options = CallOptions(
             audio_format=settings.media.format,
             media_host=settings.media.bind_host,

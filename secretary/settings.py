@@ -158,6 +158,21 @@ class TtsSettings(BaseModel):
     festival_binary: str = "festival"
 
 
+class WebSettings(BaseModel):
+    """The admin console and API (aiohttp), served by the phone process."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8002
+    # Encrypts and signs session cookies (32+ characters). None: a key generated once and
+    # kept in <state_dir>/web-secret.key (mode 0600), so sessions survive restarts.
+    secret_key: SecretStr | None = None
+    session_max_age_s: int = 12 * 3600  # a login lasts this long, however active
+    cookie_secure: bool = False  # send the session cookie over HTTPS only (behind TLS)
+    login_max_failures: int = 5  # failed logins per client address, and per user name,
+    login_window_s: float = 300.0  # within this window; then 429 until they age out
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SECRETARY_",
@@ -180,6 +195,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     stt: SttSettings = Field(default_factory=SttSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

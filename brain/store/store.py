@@ -303,6 +303,153 @@ class Store:
 
         return await self._run(upsert)
 
+    # read-only queries for the admin console and the API
+
+    async def find_calls(self, *, since: datetime | None = None, until: datetime | None = None,
+                         caller: str | None = None, text: str | None = None,
+                         limit: int = 50, offset: int = 0) -> list[CallRecord]:
+        """Calls started in [since, until), newest first. `caller` matches part of the
+        caller; `text` part of what was said in a turn. Both are plain text: `%` and `_`
+        mean themselves."""
+        _check_page(limit, offset)
+        call = self._models.call
+
+        def get() -> list[CallRecord]:
+            query = self._call_filter(call.select(), since, until, caller, text)
+            query = query.order_by(call.started_at.desc(), call.id.desc())
+            return [_call_record(row) for row in query.limit(limit).offset(offset)]
+
+        return await self._run(get)
+
+    async def count_calls(self, *, since: datetime | None = None,
+                          until: datetime | None = None, caller: str | None = None,
+                          text: str | None = None) -> int:
+        """How many calls `find_calls` with the same filters would list in all."""
+        call = self._models.call
+
+        def count() -> int:
+            return int(self._call_filter(call.select(), since, until, caller, text).count())
+
+        return await self._run(count)
+
+    async def open_calls(self) -> list[CallRecord]:
+        """Calls without an end (in progress, or left open by a crash), newest first."""
+        call = self._models.call
+
+        def get() -> list[CallRecord]:
+            query = call.select().where(call.ended_at.is_null()) \
+                .order_by(call.started_at.desc(), call.id.desc())
+            return [_call_record(row) for row in query]
+
+        return await self._run(get)
+
+    async def messages_for_call(self, call_id: int) -> list[MessageRecord]:
+        """The messages taken on one call, oldest first."""
+        message = self._models.message
+
+        def get() -> list[MessageRecord]:
+            query = message.select().where(message.call == call_id) \
+                .order_by(message.created_at, message.id)
+            return [_message_record(row) for row in query]
+
+        return await self._run(get)
+
+    async def count_messages(self, *, since: datetime | None = None,
+                             until: datetime | None = None) -> int:
+        message = self._models.message
+
+        def count() -> int:
+            query = message.select()
+            if since is not None:
+                query = query.where(message.created_at >= since)
+            if until is not None:
+                query = query.where(message.created_at < until)
+            return int(query.count())
+
+        return await self._run(count)
+
+    async def turn_timings(self, *, since: datetime | None = None,
+                           until: datetime | None = None,
+                           role: str = "secretary") -> list[dict[str, float]]:
+        """The `timings` of one role's turns started in [since, until), oldest first."""
+        _check_role(role)
+        turn = self._models.turn
+
+        def get() -> list[dict[str, float]]:
+            query = turn.select(turn.timings).where(turn.role == role)
+            if since is not None:
+                query = query.where(turn.started_at >= since)
+            if until is not None:
+                query = query.where(turn.started_at < until)
+            return [dict(row.timings) for row in query.order_by(turn.started_at, turn.id)]
+
+        return await self._run(get)
+
+    async def turns_after(self, turn_id: int, limit: int = 1000) -> list[TurnRecord]:
+        """Turns with an id above `turn_id`, in id order: lets a reader follow new turns."""
+        _check_page(limit, 0)
+        turn = self._models.turn
+
+        def get() -> list[TurnRecord]:
+            query = turn.select().where(turn.id > turn_id).order_by(turn.id).limit(limit)
+            return [_turn_record(row) for row in query]
+
+        return await self._run(get)
+
+    async def call_counts(self, by: str) -> dict[str | None, int]:
+        """How many calls there are per `channel`, `end_reason` or `outcome`."""
+        if by not in ("channel", "end_reason", "outcome"):
+            raise ValueError(f"cannot count calls by {by!r}")
+        call = self._models.call
+        column = getattr(call, by)
+
+        def count() -> dict[str | None, int]:
+            query = call.select(column, peewee.fn.COUNT(call.id).alias("n")).group_by(column)
+            return {key: int(n) for key, n in query.tuples()}
+
+        return await self._run(count)
+
+    async def turn_counts(self) -> dict[str, int]:
+        """How many turns there are per role."""
+        turn = self._models.turn
+
+        def count() -> dict[str, int]:
+            query = turn.select(turn.role, peewee.fn.COUNT(turn.id)).group_by(turn.role)
+            return {role: int(n) for role, n in query.tuples()}
+
+        return await self._run(count)
+
+    async def ping(self) -> None:
+        """Raises when the database cannot answer a trivial query."""
+        await self._run(lambda: self._db.execute_sql("SELECT 1").fetchone())
+
+    def _call_filter(self, query: peewee.ModelSelect, since: datetime | None,
+                     until: datetime | None, caller: str | None,
+                     text: str | None) -> peewee.ModelSelect:
+        call, turn = self._models.call, self._models.turn
+        if since is not None:
+            query = query.where(call.started_at >= since)
+        if until is not None:
+            query = query.where(call.started_at < until)
+        if caller:
+            query = query.where(_contains(self._db, call.caller, caller))
+        if text:
+            said = turn.select(turn.call).where(
+                _contains(self._db, turn.text, text)
+                | _contains(self._db, turn.heard_text, text))
+            query = query.where(call.id.in_(said))
+        return query
+
+    # for stores of other tables in the same database (the web console's accounts)
+
+    @property
+    def database(self) -> peewee.Database:
+        return self._db
+
+    async def run_in_db_thread(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on this store's database thread, after what was awaited before it."""
+        return await self._run(fn)
+
     # plumbing
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -339,6 +486,19 @@ def _check_role(role: str) -> None:
 def _check_page(limit: int, offset: int) -> None:
     if limit < 0 or offset < 0:
         raise ValueError("limit and offset must not be negative")
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with its own wildcards escaped."""
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+def _contains(db: peewee.Database, column: Any, text: str) -> peewee.Node:
+    # ILIKE on PostgreSQL; SQLite's LIKE already ignores (ASCII) case.
+    op = "ILIKE" if isinstance(db, peewee.PostgresqlDatabase) else "LIKE"
+    return peewee.NodeList((column, peewee.SQL(op), _like_pattern(text),
+                            peewee.SQL("ESCAPE '!'")))
 
 
 def _clean_timings(timings: Mapping[str, float] | None) -> dict[str, float]:

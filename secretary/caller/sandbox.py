@@ -75,6 +75,7 @@ class LocalSecretary:
             "SECRETARY_LOG_LEVEL": "INFO",  # the connection line below is logged at INFO
             # a dev secretary may hold the default port of the embedded LLM server
             "SECRETARY_LLM__EMBEDDED_PORT": str(free_tcp_port()),
+            "SECRETARY_WEB__PORT": str(free_tcp_port()),  # the console, beside the phones
         }
         if self.options.mode:
             env["SECRETARY_CALL__MODE"] = self.options.mode

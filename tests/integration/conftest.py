@@ -30,6 +30,7 @@ TEST_PORTS = {"sip_port": 15060, "http_port": 18088, "rtp_start": 21000, "rtp_en
 OPERATOR_PORT = 15070  # the "operator" staff phone (a baresip that answers) listens here
 TEST_STAFF = [{"name": "operator", "contact": f"sip:operator@127.0.0.1:{OPERATOR_PORT}"}]
 LLM_TEST_PORT = 18090
+WEB_TEST_PORT = 18002  # the admin console the secretary under test serves
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +44,7 @@ def _test_env(calls_log_dir: Path, media_format: str) -> dict[str, str]:
         # The spine's tests check media; the secretary's own tests ask for mode=secretary.
         "SECRETARY_CALL__MODE": "echo",
         "SECRETARY_LLM__EMBEDDED_PORT": str(LLM_TEST_PORT),
+        "SECRETARY_WEB__PORT": str(WEB_TEST_PORT),
     }
     env.update({f"SECRETARY_ASTERISK__{k.upper()}": str(v) for k, v in TEST_PORTS.items()})
     return env

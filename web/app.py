@@ -1,0 +1,47 @@
+"""The console application factory: middlewares in their order, templates, routes, static
+files. The process edge (`web.server`) opens the stores and serves the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp_session import session_middleware
+
+from brain.store import Store
+from web import api, pages
+from web.auth.csrf import csrf_middleware
+from web.auth.middleware import auth_middleware
+from web.auth.ratelimit import FailureLimiter
+from web.auth.sessions import cookie_storage
+from web.auth.users import AccountStore
+from web.errors import add_security_headers, error_middleware
+from web.metrics import ConsoleMetrics
+from web.state import ACCOUNTS, CONFIG, LOGIN_LIMITER, METRICS, STORE, ConsoleConfig
+from web.templating import setup_templates
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY = 64 * 1024  # forms only; nothing is uploaded
+
+
+def create_app(config: ConsoleConfig, store: Store, accounts: AccountStore) -> web.Application:
+    storage = cookie_storage(config.session_key, max_age_s=config.session_max_age_s,
+                             secure=config.cookie_secure)
+    app = web.Application(
+        # Outermost first. Errors become pages inside the session middleware, so a page
+        # rendered for an error still saves the session it touched.
+        middlewares=[session_middleware(storage), error_middleware, auth_middleware,
+                     csrf_middleware],
+        client_max_size=MAX_BODY,
+    )
+    app[CONFIG] = config
+    app[STORE] = store
+    app[ACCOUNTS] = accounts
+    app[LOGIN_LIMITER] = FailureLimiter(config.login_max_failures, config.login_window_s)
+    app[METRICS] = ConsoleMetrics()
+    setup_templates(app)
+    pages.add_routes(app.router)
+    api.add_routes(app.router)
+    app.router.add_static("/static", STATIC_DIR, name="static")
+    app.on_response_prepare.append(add_security_headers)
+    return app
