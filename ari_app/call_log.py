@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 
 class TranscriptLog:
-    def __init__(self, prefix: Path) -> None:
+    def __init__(self, prefix: Path, redact: Callable[[str], str] | None = None) -> None:
+        """redact: applied to each line's text (privacy.mask_numbers), as the DB does."""
         self.path = prefix.with_name(prefix.name + "_transcript.txt")
+        self.redact = redact
         self._started = time.monotonic()
         self._file = self.path.open("a", encoding="utf-8")
         self._failed = False
@@ -24,6 +27,8 @@ class TranscriptLog:
     def write(self, speaker: str, text: str, note: str = "") -> None:
         if self._failed or self._file.closed:
             return
+        if self.redact is not None:
+            text = self.redact(text)
         elapsed = time.monotonic() - self._started
         minutes, seconds = divmod(elapsed, 60)
         line = f"[{int(minutes):02d}:{seconds:04.1f}] {speaker}: {text}"

@@ -113,7 +113,8 @@ class _CallRun:
         self.loop = asyncio.get_running_loop()
         self.recognizer = behaviour.recognizer_factory()
         prefix = call.recording_prefix
-        self.transcript = TranscriptLog(Path(prefix)) if prefix else None
+        self.transcript = (TranscriptLog(Path(prefix), redact=behaviour.brain.store.redact)
+                           if prefix else None)
         self.reply_task: asyncio.Task[str] | None = None
         self.playback: ReplyPlayback | None = None
         self.turn: _Turn | None = None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import sys
@@ -287,6 +288,19 @@ def _admin_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge_command(settings: Settings) -> int:
+    from brain.store import Store
+    from secretary.retention import purge
+
+    async def once() -> dict[str, int]:
+        async with await Store.open(settings.database_url) as store:
+            report = await purge(store, settings.calls_log_dir, settings.privacy)
+        return dataclasses.asdict(report)
+
+    print(json.dumps(asyncio.run(once())))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="secretary", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -338,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--username", required=True)
     token.add_argument("--name", default="", help="a label to recognise the token by")
     admin_sub.add_parser("list", help="list console users and API tokens")
+    sub.add_parser("purge", help="delete recordings and transcripts older than the "
+                                 "privacy settings keep them (the phone process does it hourly)")
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -358,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
             return _call_command(settings, args)
         if args.what == "admin":
             return _admin_command(settings, args)
+        if args.what == "purge":
+            return _purge_command(settings)
         return _run_command(settings)
     except AsteriskError as exc:
         print(f"error: {exc}", file=sys.stderr)

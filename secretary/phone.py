@@ -18,7 +18,7 @@ from ari_app.playback import PhraseCache
 from ari_app.secretary_behaviour import DialogueTiming, SecretaryBehaviour
 from brain.conversation import Brain
 from media.clock import FrameClock
-from secretary import speech, thinking
+from secretary import retention, speech, thinking
 from secretary.settings import Settings
 from voices.base import TtsError
 from web.server import start_console
@@ -97,6 +97,7 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
     async with contextlib.AsyncExitStack() as resources:
         if settings.web.enabled:  # first: the console is up while models load
             await start_console(settings, resources)
+        await _start_retention(settings, resources)
         options = CallOptions(
             audio_format=settings.media.format,
             media_host=settings.media.bind_host,
@@ -106,6 +107,19 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
             max_call_seconds=settings.call.max_call_seconds,
         )
         await _serve_calls(settings, options, stop)
+
+
+async def _start_retention(settings: Settings, resources: contextlib.AsyncExitStack) -> None:
+    """Expired recordings and transcripts are deleted in the background while calls run."""
+    store = await thinking.open_store(settings, resources)
+    task = asyncio.create_task(
+        retention.keep_purging(store, settings.calls_log_dir, settings.privacy))
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    resources.push_async_callback(stop)
 
 
 async def _serve_calls(settings: Settings, options: CallOptions, stop: asyncio.Event) -> None:

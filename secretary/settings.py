@@ -110,6 +110,15 @@ class LlmStepSettings(BaseModel):
     total_timeout_s: float = 20.0
 
 
+class PrivacySettings(BaseModel):
+    """How long call data is kept, and what stored transcripts may hold."""
+
+    recordings_days: float | None = 90  # call WAVs; None keeps them forever
+    transcripts_days: float | None = 365  # turns in the DB and transcript files; None: forever
+    purge_interval_s: float = 3600  # how often the phone process looks for expired data
+    mask_numbers: bool = False  # mask phone numbers and card-like digit runs in transcripts
+
+
 class LlmSettings(BaseModel):
     """The brain's language model: the embedded llama-server (SmolLM2-135M from PyPI) first
     unless disabled, then `chain` in order."""
@@ -192,6 +201,7 @@ class Settings(BaseSettings):
     media: MediaSettings = Field(default_factory=MediaSettings)
     call: CallSettings = Field(default_factory=CallSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     stt: SttSettings = Field(default_factory=SttSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)

@@ -23,6 +23,7 @@ from brain.llm import (
     smollm2_model_path,
 )
 from brain.persona import load_persona
+from brain.privacy import mask_numbers
 from brain.store import Store
 from secretary.settings import Settings
 
@@ -32,7 +33,8 @@ SUPERVISE_EVERY_S = 3.0
 
 
 async def open_store(settings: Settings, resources: contextlib.AsyncExitStack) -> Store:
-    store = await Store.open(settings.database_url)
+    redact = mask_numbers if settings.privacy.mask_numbers else None
+    store = await Store.open(settings.database_url, redact=redact)
     resources.push_async_callback(store.close)
     return store
 

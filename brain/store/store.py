@@ -78,16 +78,19 @@ class Store:
     Datetimes may carry any timezone (naive ones are local time); they come back in UTC.
     """
 
-    def __init__(self, database: peewee.Database) -> None:
+    def __init__(self, database: peewee.Database,
+                 redact: Callable[[str], str] | None = None) -> None:
+        """redact: applied to every turn text written (privacy.mask_numbers)."""
         self._db = database
+        self.redact = redact
         self._models: Models = build_models(database)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._closed = False
 
     @classmethod
-    async def open(cls, url: str) -> Store:
+    async def open(cls, url: str, *, redact: Callable[[str], str] | None = None) -> Store:
         """Connect and create the tables that are missing (existing data is kept)."""
-        store = cls(database_for_url(url))
+        store = cls(database_for_url(url), redact)
         try:
             await store._run(store._setup)
         except BaseException:
@@ -192,6 +195,7 @@ class Store:
         _check_role(role)
         turn = self._models.turn
         clean_timings = _clean_timings(timings)
+        text, heard_text = self._redacted(text), self._redacted(heard_text)
 
         def insert() -> int:
             with self._missing_call_is_lookup_error(call_id):
@@ -208,6 +212,7 @@ class Store:
         """Change what is given; `timings` are merged into the turn's existing ones."""
         turn = self._models.turn
         new_timings = _clean_timings(timings)
+        text, heard_text = self._redacted(text), self._redacted(heard_text)
 
         def update() -> None:
             with self._db.atomic():
@@ -228,6 +233,10 @@ class Store:
                 row.save()
 
         await self._run(update)
+
+    def _redacted(self, text: str | None) -> Any:
+        """`text` as it may be stored (None stays None: "not given")."""
+        return text if text is None or self.redact is None else self.redact(text)
 
     async def turns(self, call_id: int) -> list[TurnRecord]:
         """A call's turns in the order they started."""
@@ -418,6 +427,17 @@ class Store:
             return {role: int(n) for role, n in query.tuples()}
 
         return await self._run(count)
+
+    async def forget_turns_before(self, cutoff: datetime) -> int:
+        """Delete the turns (the transcript) of calls that started before `cutoff`; the call
+        rows, their timings summary and messages stay. Returns how many turns went."""
+        call, turn = self._models.call, self._models.turn
+
+        def delete() -> int:
+            old_calls = call.select(call.id).where(call.started_at < cutoff)
+            return int(turn.delete().where(turn.call.in_(old_calls)).execute())
+
+        return await self._run(delete)
 
     async def ping(self) -> None:
         """Raises when the database cannot answer a trivial query."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import pytest
 import yaml
@@ -28,12 +30,14 @@ from secretary.settings import PROJECT_ROOT
 from tests.integration.conftest import (
     LLM_TEST_PORT,
     OPERATOR_PORT,
+    WEB_TEST_PORT,
     Secretary,
     start_secretary,
     stop_secretary,
 )
 from tests.integration.operator_phone import OperatorPhone
 from tests.signal_analysis import band_fraction, tone
+from web.auth.users import AccountStore
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +132,29 @@ async def test_faq_question_is_answered_with_the_fact(anna: Secretary, caller_ki
     answer = next(t for t in turns if t.role == "secretary" and "Baker" in t.text)
     assert {"end_of_turn_ms", "stt_final_ms", "first_tts_chunk_ms",
             "first_rtp_ms"} <= set(answer.timings)
+    await console_shows_the_call(report, store)
+
+
+async def console_shows_the_call(report: CallReport, store: Store) -> None:
+    """The admin console served by the same process shows this call, its transcript and
+    its caller recording to a logged-in admin."""
+    accounts = await AccountStore.open(store)
+    await accounts.create_user("boss", "a-long-test-password")
+    base = f"http://127.0.0.1:{WEB_TEST_PORT}"
+    async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as web:
+        async with web.get("/calls") as page:  # not logged in: the login form
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+        assert token is not None
+        async with web.post("/login", data={"username": "boss", "password":
+                                            "a-long-test-password",
+                                            "csrf_token": token.group(1)}) as logged_in:
+            assert logged_in.status == 200 and "faq-caller" in await logged_in.text()
+        async with web.get(f"/calls/{report.call.id}") as detail:
+            html = await detail.text()
+        assert detail.status == 200 and "Baker Street" in html
+        recording = Path(f"{report.recordings}_input.wav").name
+        async with web.get(f"/recordings/{recording}") as wav:
+            assert wav.status == 200 and (await wav.read())[:4] == b"RIFF"
 
 
 async def test_message_is_taken_and_stored(anna: Secretary, caller_kit: CallerSpeech,
