@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # All set-up on a fresh Debian machine, idempotent and cached in the state directory:
 #   1. system packages (debootstrap for the Asterisk chroot, baresip as the test caller,
-#      festival's Russian voice)
+#      festival's Russian voice, Chromium for the browser tests)
 #   2. a Python venv with the project and its dev extras (rebuilt when setup.cfg changes)
 #   3. a real Asterisk: the system's if >= 20, else Debian sid's in a chroot
 # The state directory is $SECRETARY_STATE_DIR, default ~/.cache/ai-secretary.
@@ -13,8 +13,10 @@ mkdir -p "$state"
 log() { printf '[bootstrap] %s\n' "$*"; }
 
 # ---- 1. system packages ----------------------------------------------------
-# festival + festvox-ru: the offline Russian voice; espeak-ng: test speech in other languages
-packages=(debootstrap baresip-core util-linux ca-certificates festival festvox-ru espeak-ng)
+# festival + festvox-ru: the offline Russian voice; espeak-ng: test speech in other languages;
+# chromium: the browser the console's tests drive (tests/browser, through Playwright)
+packages=(debootstrap baresip-core util-linux ca-certificates festival festvox-ru espeak-ng
+          chromium)
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do

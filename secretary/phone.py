@@ -21,7 +21,8 @@ from media.clock import FrameClock
 from secretary import retention, speech, thinking
 from secretary.settings import Settings
 from voices.base import TtsError
-from web.server import start_console
+from web.server import console_services, start_console
+from web.services import ConsoleServices
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,13 @@ def ari_config(settings: Settings) -> AriConfig:
     )
 
 
-async def behaviour_factory(settings: Settings,
-                            resources: contextlib.AsyncExitStack) -> Callable[[], CallBehaviour]:
+async def behaviour_factory(settings: Settings, resources: contextlib.AsyncExitStack,
+                            console: ConsoleServices | None = None
+                            ) -> Callable[[], CallBehaviour]:
     """Load what every call shares (prompts, models, voices, the brain) once; return a
-    per-call maker. What must be shut down at exit goes on `resources`."""
+    per-call maker. What must be shut down at exit goes on `resources`; the console (if
+    given) gets the TTS engines and the brains as soon as they are loaded."""
+    console = console or ConsoleServices()
     persona_dir = settings.personas_dir / settings.call.persona
     greeting = load_wav(persona_dir / "greeting.wav")
     if settings.call.mode == "echo":
@@ -52,6 +56,7 @@ async def behaviour_factory(settings: Settings,
 
     recognizers = await asyncio.to_thread(speech.recognizer_factory, settings)
     engines = speech.build_tts(settings)
+    console.provide(tts=engines)
     apology = load_wav(persona_dir / "apology.wav")
     if settings.call.mode == "parrot":
         voice = speech.build_voice(settings, engines,
@@ -60,6 +65,7 @@ async def behaviour_factory(settings: Settings,
         return lambda: ParrotBehaviour(greeting, recognizers, voice, apology)
 
     brain = await thinking.build_brain(settings, resources)
+    console.provide(brains=thinking.persona_brains(settings, brain))
     voice = speech.build_voice(settings, engines, settings.call.voice or brain.persona.voice)
     await engines.warm_up()
     await _presynthesise(cache := PhraseCache(voice, size=PHRASE_CACHE_SIZE), brain)
@@ -95,15 +101,16 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as resources:
+        console = console_services(settings)
         if settings.web.enabled:  # first: the console is up while models load
-            await start_console(settings, resources)
+            await start_console(settings, resources, console)
         await _start_retention(settings, resources)
         options = CallOptions(
             audio_format=settings.media.format,
             media_host=settings.media.bind_host,
             jitter_depth=settings.media.jitter_depth_frames,
             calls_log_dir=settings.calls_log_dir,
-            behaviour=await behaviour_factory(settings, resources),
+            behaviour=await behaviour_factory(settings, resources, console),
             max_call_seconds=settings.call.max_call_seconds,
         )
         await _serve_calls(settings, options, stop)

@@ -22,7 +22,7 @@ from brain.llm import (
     preload_litellm,
     smollm2_model_path,
 )
-from brain.persona import load_persona
+from brain.persona import PersonaError, load_persona
 from brain.privacy import mask_numbers
 from brain.store import Store
 from secretary.settings import Settings
@@ -108,3 +108,20 @@ async def build_brain(settings: Settings, resources: contextlib.AsyncExitStack) 
     brain = Brain(persona, store, await build_llm(settings, resources), options)
     await brain.warm_up()
     return brain
+
+
+def persona_brains(settings: Settings, brain: Brain) -> dict[str, Brain]:
+    """A brain for every persona under personas_dir, sharing the phone brain's store, LLM
+    chain and options (the console's "Test this persona" and /v1/chat/completions); the
+    phone's own persona is `brain` itself. A persona that does not load is left out."""
+    brains = {brain.persona.key: brain}
+    for folder in sorted(settings.personas_dir.iterdir()):
+        if folder.name in brains or not (folder / "persona.yaml").is_file():
+            continue
+        try:
+            persona = load_persona(settings.personas_dir, folder.name)
+        except PersonaError as exc:
+            log.warning("persona %s not offered to the console: %s", folder.name, exc)
+            continue
+        brains[persona.key] = Brain(persona, brain.store, brain.llm, brain.options)
+    return brains

@@ -15,23 +15,42 @@ from web.auth.middleware import auth_middleware
 from web.auth.ratelimit import FailureLimiter
 from web.auth.sessions import cookie_storage
 from web.auth.users import AccountStore
+from web.chat import ChatSessions
 from web.errors import add_security_headers, error_middleware
+from web.expiring import ExpiringDict
 from web.metrics import ConsoleMetrics
-from web.state import ACCOUNTS, CONFIG, LOGIN_LIMITER, METRICS, STORE, ConsoleConfig
+from web.services import ConsoleServices
+from web.state import (
+    ACCOUNTS,
+    CHATS,
+    CLIPS,
+    CONFIG,
+    LOGIN_LIMITER,
+    METRICS,
+    SERVICES,
+    STORE,
+    ConsoleConfig,
+)
 from web.templating import setup_templates
+from web.uploads import body_limit_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_BODY = 64 * 1024  # forms only; nothing is uploaded
+MAX_BODY = 64 * 1024  # forms; the upload routes have their own caps (web.uploads)
+PREVIEW_CLIPS = 32  # synthesized voice previews kept for the page to play...
+PREVIEW_CLIP_S = 10 * 60  # ...for this long
 
 
-def create_app(config: ConsoleConfig, store: Store, accounts: AccountStore) -> web.Application:
+def create_app(config: ConsoleConfig, store: Store, accounts: AccountStore,
+               services: ConsoleServices | None = None) -> web.Application:
+    """`services`: what the process lends (brains, TTS, STT); by default none, and the
+    pages and endpoints that need them answer 503 until `services.provide(...)`."""
     storage = cookie_storage(config.session_key, max_age_s=config.session_max_age_s,
                              secure=config.cookie_secure)
     app = web.Application(
         # Outermost first. Errors become pages inside the session middleware, so a page
         # rendered for an error still saves the session it touched.
         middlewares=[session_middleware(storage), error_middleware, auth_middleware,
-                     csrf_middleware],
+                     body_limit_middleware, csrf_middleware],
         client_max_size=MAX_BODY,
     )
     app[CONFIG] = config
@@ -39,6 +58,10 @@ def create_app(config: ConsoleConfig, store: Store, accounts: AccountStore) -> w
     app[ACCOUNTS] = accounts
     app[LOGIN_LIMITER] = FailureLimiter(config.login_max_failures, config.login_window_s)
     app[METRICS] = ConsoleMetrics()
+    app[SERVICES] = services if services is not None else ConsoleServices()
+    app[CHATS] = chats = ChatSessions()
+    app[CLIPS] = ExpiringDict(PREVIEW_CLIPS, PREVIEW_CLIP_S)
+    app.on_cleanup.append(lambda _: chats.close_all())
     setup_templates(app)
     pages.add_routes(app.router)
     api.add_routes(app.router)

@@ -4,6 +4,7 @@ it all again. Used by the phone process, which runs the console beside the ARI a
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -11,10 +12,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from brain.store import Store
+from secretary import speech
 from web.app import create_app
 from web.auth.secret_key import fernet_from_secret, load_or_create_key
 from web.auth.users import AccountStore
-from web.state import ConsoleConfig
+from web.services import ConsoleServices, LazyStt
+from web.state import AriAccess, ConsoleConfig
+from web.system_info import engine_rows, llm_chain
 
 if TYPE_CHECKING:
     from secretary.settings import Settings
@@ -33,19 +37,35 @@ def console_config(settings: Settings) -> ConsoleConfig:
         cookie_secure=web_settings.cookie_secure,
         login_max_failures=web_settings.login_max_failures,
         login_window_s=web_settings.login_window_s,
+        personas_dir=settings.personas_dir,
+        default_persona=settings.call.persona,
+        ari=AriAccess(url=settings.ari_url, username=settings.ari.username,
+                      password=settings.ari.password.get_secret_value()),
+        engines=engine_rows(settings),
+        llm_chain=llm_chain(settings),
     )
 
 
+def console_services(settings: Settings) -> ConsoleServices:
+    """The services a console starts with: the voices folder, and Whisper loaded on the
+    first transcription. Brains and TTS come from the phone process once loaded."""
+    return ConsoleServices(voices_dir=settings.tts.voices_dir,
+                           stt=LazyStt(functools.partial(speech.build_segment_stt, settings)))
+
+
 @contextlib.asynccontextmanager
-async def serving_console(settings: Settings) -> AsyncIterator[str]:
+async def serving_console(settings: Settings,
+                          services: ConsoleServices | None = None) -> AsyncIterator[str]:
     """The console listens on web.host:web.port while the block runs; yields its URL.
 
     It reads the database through a store of its own, so a slow console query never
-    queues in front of a call's writes."""
+    queues in front of a call's writes. `services`: what the process lends it (default:
+    `console_services(settings)`, which has no brains or TTS)."""
     config = console_config(settings)
+    services = services if services is not None else console_services(settings)
     async with await Store.open(settings.database_url) as store:
         accounts = await AccountStore.open(store)
-        runner = web.AppRunner(create_app(config, store, accounts))
+        runner = web.AppRunner(create_app(config, store, accounts, services))
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.web.host, settings.web.port)
@@ -57,12 +77,13 @@ async def serving_console(settings: Settings) -> AsyncIterator[str]:
             await runner.cleanup()
 
 
-async def start_console(settings: Settings, resources: contextlib.AsyncExitStack) -> bool:
+async def start_console(settings: Settings, resources: contextlib.AsyncExitStack,
+                        services: ConsoleServices | None = None) -> bool:
     """Start the console for the life of `resources`. A console that cannot start (port
     taken, database unreachable) is logged and skipped: it must not keep calls from being
     answered."""
     try:
-        await resources.enter_async_context(serving_console(settings))
+        await resources.enter_async_context(serving_console(settings, services))
     except Exception as exc:
         log.error("admin console not started: %s", exc)
         return False

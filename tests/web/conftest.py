@@ -3,13 +3,17 @@ with real WAV recordings, served by a real aiohttp server (aiohttp.test_utils)."
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import shutil
+import socket
 import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,8 +25,9 @@ from brain.store import Store
 from web.app import create_app
 from web.auth.users import AccountStore
 from web.query import local_midnight
-from web.state import ConsoleConfig
+from web.state import AriAccess, ConsoleConfig
 
+PERSONAS_SOURCE = Path(__file__).resolve().parents[2] / "brain" / "personas"
 ADMIN = ("admin", "admin-password-1")
 VIEWER = ("viewer", "viewer-password-1")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -96,7 +101,7 @@ async def seed(store: Store, calls_log: Path) -> Seeded:
 
     stem = "call_20240506_100000_000001"
     for side, freq in (("input", 440.0), ("output", 660.0)):
-        write_wav(calls_log / f"{stem}_{side}.wav", freq=freq)
+        write_wav(calls_log / f"{stem}_{side}.wav", seconds=3.0, freq=freq)
     (calls_log / f"{stem}_transcript.txt").write_text("[00:00.0] caller: hello\n")
     old_call = await store.start_call(channel="phone", external_id="ch-2", caller="Tester",
                                       persona="anna", started_at=OLD_DAY,
@@ -121,8 +126,24 @@ async def seed(store: Store, calls_log: Path) -> Seeded:
                   recording_stem=stem)
 
 
-@pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
+def copy_personas(tmp_path: Path) -> Path:
+    """A copy of the shipped personas the test may change (recordings left out)."""
+    target = tmp_path / "personas"
+    shutil.copytree(PERSONAS_SOURCE, target, ignore=shutil.ignore_patterns("*.wav"))
+    return target
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def running_console(tmp_path: Path, **config: Any) -> AsyncIterator[Console]:
+    """The console over a fresh database with an admin and a viewer; `config` overrides
+    ConsoleConfig fields (by default ARI points at a closed port: Asterisk is down)."""
     calls_log = tmp_path / "calls_log"
     calls_log.mkdir()
     url = f"sqlite:///{calls_log / 'secretary.db'}"
@@ -131,16 +152,30 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     accounts = await AccountStore.open(reader)
     await accounts.create_user(*ADMIN, role="admin")
     await accounts.create_user(*VIEWER, role="viewer")
-    config = ConsoleConfig(calls_log_dir=calls_log, session_key=Fernet(Fernet.generate_key()),
-                           session_max_age_s=3600, login_max_failures=5, login_window_s=300)
-    app = create_app(config, reader, accounts)
+    fields: dict[str, Any] = {
+        "calls_log_dir": calls_log, "session_key": Fernet(Fernet.generate_key()),
+        "session_max_age_s": 3600, "login_max_failures": 5, "login_window_s": 300,
+        "personas_dir": copy_personas(tmp_path), "default_persona": "anna",
+        "ari": AriAccess(url=f"http://127.0.0.1:{closed_port()}/ari", username="secretary",
+                         password="ari-password"),
+        "engines": (("Speech recognition", "engine", "whisper"),),
+        "llm_chain": ("openai/qwen at http://127.0.0.1:9/v1",),
+        **config}
+    config_value = ConsoleConfig(**fields)
+    app = create_app(config_value, reader, accounts)
     try:
         async with TestClient(TestServer(app)) as client:
             yield Console(client=client, writer=writer, accounts=accounts,
-                          calls_log=calls_log, config=config, db_url=url)
+                          calls_log=calls_log, config=config_value, db_url=url)
     finally:
         await reader.close()
         await writer.close()
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    async with running_console(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.pages import calls, dashboard, login, messages, recordings, users
+from web.pages import (
+    calls,
+    chat,
+    dashboard,
+    login,
+    messages,
+    personas,
+    recordings,
+    system,
+    users,
+    voices,
+)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    for area in (login, dashboard, calls, messages, recordings, users):
+    for area in (login, dashboard, calls, messages, recordings, users, personas, system, chat,
+                 voices):
         area.add_routes(router)
