@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import logging
 import sys
 import time
 import wave
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asterisk.server import AsteriskError, AsteriskServer, resolve_install
+from secretary.logs import configure_logging
 from secretary.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -357,10 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     try:
         if args.what == "asterisk":
             return _asterisk_command(settings, args)

@@ -196,6 +196,10 @@ class Settings(BaseSettings):
     database: str | None = None
     personas_dir: Path = PROJECT_ROOT / "brain" / "personas"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # stderr; json: one object per line
+    log_file: Path | None = None  # also log here, as JSON, rotated by size
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5  # rotated files kept beside log_file
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
     ari: AriSettings = Field(default_factory=AriSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
