@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from brain.store import Store
+from web.services import ConsoleServices
 
 # Per-turn stages, ms from the caller's end of speech (ari_app/secretary_behaviour.py);
 # first_rtp is the reply latency the caller hears.
@@ -80,6 +81,25 @@ class _DatabaseCollector(Collector):
         for kind, n in sorted(self._metrics.web_errors.items()):
             errors.add_metric(["web", kind], n)
         yield errors
+        engines = GaugeMetricFamily(
+            "secretary_engine_available",
+            "1 when an engine of the running process can be used (tts: each TTS engine; "
+            "llm: each persona's LLM chain; 0 while models are still loading).",
+            labels=["kind", "name"])
+        for (kind, name), up in sorted(self._metrics.engines.items()):
+            engines.add_metric([kind, name], 1.0 if up else 0.0)
+        yield engines
+
+
+def engine_availability(services: ConsoleServices) -> dict[tuple[str, str], bool]:
+    """(kind, name) -> usable now, for what the console's process has loaded."""
+    found: dict[tuple[str, str], bool] = {}
+    if services.tts is not None:
+        for engine in services.tts.engines():
+            found[("tts", engine.describe())] = engine.available()[0]
+    for key, brain in services.brains.items():
+        found[("llm", key)] = brain.llm is not None
+    return found
 
 
 def _key(item: tuple[str | None, int]) -> str:
@@ -96,6 +116,7 @@ class ConsoleMetrics:
         GCCollector(registry=self.registry)
         self.counts = _Counts()
         self.web_errors: Counter[str] = Counter()
+        self.engines: dict[tuple[str, str], bool] = {}
         self._stages = Histogram(
             "secretary_reply_stage_seconds",
             "Per turn: time from the caller's end of speech to each reply stage "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -216,3 +217,14 @@ def test_the_openai_routes_are_token_routes(console: Console) -> None:
             "api.openai.speech", "api.openai.transcriptions"} <= names
     assert {"chat", "chat_send", "chat_reset", "voices", "voice_upload", "voice_preview",
             "voice_clip"} <= names  # session routes: the walk expects a login redirect
+
+
+async def test_metrics_report_the_engines_the_process_loaded(console: Console,
+                                                             served: openai.AsyncOpenAI
+                                                             ) -> None:
+    text = await (await console.client.get("/metrics")).text()
+    piper = re.search(r'^secretary_engine_available\{kind="tts",name="[^"]*[Pp]iper[^"]*"\} '
+                      r'1\.0$', text, re.MULTILINE)
+    assert piper, text
+    assert re.search(r'^secretary_engine_available\{kind="llm",name="anna"\} [01]\.0$', text,
+                     re.MULTILINE), text

@@ -6,7 +6,8 @@ import logging
 
 from aiohttp import web
 
-from web.state import METRICS, STORE
+from web.metrics import engine_availability
+from web.state import METRICS, SERVICES, STORE
 
 log = logging.getLogger(__name__)
 # What `generate_latest` writes (prometheus-client's own handler labels it so unless the
@@ -16,6 +17,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 async def metrics(request: web.Request) -> web.Response:
     collected = request.app[METRICS]
+    collected.engines = engine_availability(request.app[SERVICES])
     try:
         await collected.refresh(request.app[STORE])
     except Exception as exc:  # the process metrics are still worth a scrape
