@@ -148,7 +148,9 @@ async def console_shows_the_call(report: CallReport, store: Store) -> None:
         async with web.post("/login", data={"username": "boss", "password":
                                             "a-long-test-password",
                                             "csrf_token": token.group(1)}) as logged_in:
-            assert logged_in.status == 200 and "faq-caller" in await logged_in.text()
+            assert logged_in.status == 200 and "Log out" in await logged_in.text()
+        async with web.get("/calls", params={"caller": "faq-caller"}) as listed:
+            assert f'href="/calls/{report.call.id}"' in await listed.text()
         async with web.get(f"/calls/{report.call.id}") as detail:
             html = await detail.text()
         assert detail.status == 200 and "Baker Street" in html
