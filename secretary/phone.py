@@ -1,5 +1,5 @@
 """Wires the telephony process from settings: ARI client, frame clock, speech, Stasis app,
-and the admin console beside them."""
+and the admin console and the Telegram bots beside them."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from brain.conversation import Brain
 from media.clock import FrameClock
 from secretary import retention, speech, thinking
 from secretary.settings import Settings
+from secretary.telegram import start_telegram
 from voices.base import TtsError
 from web.server import console_services, start_console
 from web.services import ConsoleServices
@@ -104,6 +105,7 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
         console = console_services(settings)
         if settings.web.enabled:  # first: the console is up while models load
             await start_console(settings, resources, console)
+        await start_telegram(settings, resources, console)  # bots answer once brains load
         await _start_retention(settings, resources)
         options = CallOptions(
             audio_format=settings.media.format,

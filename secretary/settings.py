@@ -182,6 +182,29 @@ class WebSettings(BaseModel):
     login_window_s: float = 300.0  # within this window; then 429 until they age out
 
 
+class TelegramSettings(BaseModel):
+    """Telegram bots run inside the secretary process; the bots themselves (tokens, personas,
+    menus) are made in the admin console. Secrets: SECRETARY_TELEGRAM__YOOMONEY_SECRET,
+    SECRETARY_TELEGRAM__GITHUB_SECRET."""
+
+    enabled: bool = True
+    api_base: str | None = None  # a local Bot API server; None: api.telegram.org
+    # The console's public https root (behind TLS): bots get webhooks at
+    # <public_url>/telegram/webhook/<id>. None: bots poll getUpdates (no public address).
+    public_url: str | None = None
+    poll_timeout_s: int = 25
+    voice_max_mb: int = 20  # the cloud Bot API serves no bigger file
+    voice_max_seconds: int = 300
+    conversation_idle_s: float = 1800.0  # a chat's conversation ends after this much quiet
+    max_conversations: int = 1000
+    notify_interval_s: float = 10.0  # how often the owners' chats hear of new messages
+    stars_amount: int = 100  # the funnel's price in Telegram Stars (XTR)
+    yoomoney_wallet: str = ""  # empty: no YooMoney button
+    yoomoney_amount: float = 1000.0  # RUB
+    yoomoney_secret: SecretStr | None = None  # verifies /payments/yoomoney notifications
+    github_secret: SecretStr | None = None  # verifies /webhooks/github (the news)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SECRETARY_",
@@ -210,6 +233,7 @@ class Settings(BaseSettings):
     stt: SttSettings = Field(default_factory=SttSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
     @classmethod
     def settings_customise_sources(

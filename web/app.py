@@ -9,7 +9,10 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from brain.store import Store
-from web import api, pages
+from channels.telegram.store import BotStore
+from channels.widget.channel import WidgetChannel
+from channels.widget.store import WidgetStore
+from web import api, pages, telegram_hooks, widget
 from web.auth.csrf import csrf_middleware
 from web.auth.middleware import auth_middleware
 from web.auth.ratelimit import FailureLimiter
@@ -22,6 +25,7 @@ from web.metrics import ConsoleMetrics
 from web.services import ConsoleServices
 from web.state import (
     ACCOUNTS,
+    BOTS,
     CHATS,
     CLIPS,
     CONFIG,
@@ -29,6 +33,7 @@ from web.state import (
     METRICS,
     SERVICES,
     STORE,
+    WIDGET,
     ConsoleConfig,
 )
 from web.templating import setup_templates
@@ -58,13 +63,21 @@ def create_app(config: ConsoleConfig, store: Store, accounts: AccountStore,
     app[ACCOUNTS] = accounts
     app[LOGIN_LIMITER] = FailureLimiter(config.login_max_failures, config.login_window_s)
     app[METRICS] = ConsoleMetrics()
-    app[SERVICES] = services if services is not None else ConsoleServices()
+    app[SERVICES] = lent = services if services is not None else ConsoleServices()
     app[CHATS] = chats = ChatSessions()
     app[CLIPS] = ExpiringDict(PREVIEW_CLIPS, PREVIEW_CLIP_S)
     app.on_cleanup.append(lambda _: chats.close_all())
+    app[WIDGET] = widgets = WidgetChannel(WidgetStore(store), store, lent.require_brain,
+                                          config.widget_limits)
+    app.on_startup.append(lambda _: widgets.store.create_tables())
+    app.on_cleanup.append(lambda _: widgets.close_all())
+    app[BOTS] = bots = BotStore(store)
+    app.on_startup.append(lambda _: bots.create_tables())
     setup_templates(app)
     pages.add_routes(app.router)
     api.add_routes(app.router)
+    widget.add_routes(app.router)
+    telegram_hooks.add_routes(app.router)
     app.router.add_static("/static", STATIC_DIR, name="static")
     app.on_response_prepare.append(add_security_headers)
     return app

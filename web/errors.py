@@ -63,7 +63,8 @@ async def _error_response(request: web.Request, status: int, reason: str, detail
     headers = {} if exc is None else {
         name: value for name, value in exc.headers.items()
         if name in ("Retry-After", "WWW-Authenticate", "Allow")}
-    if is_api_request(request) or request.path in ("/health", "/metrics"):
+    if is_api_request(request) or request.path in ("/health", "/metrics") \
+            or request.path.startswith("/widget/"):
         if exc is not None and exc.content_type == "application/json":
             body = exc.text or ""
         else:

@@ -82,17 +82,19 @@ def local_midnight(day: date) -> datetime:
 @dataclass(frozen=True)
 class CallFilter:
     """Calls started from `since` to `until` (local dates, both included), from a caller
-    whose id contains `caller`, in which someone said `text`."""
+    whose id contains `caller`, in which someone said `text`, on one `channel` ("" any)."""
 
     since: date | None = None
     until: date | None = None
     caller: str = ""
     text: str = ""
+    channel: str = ""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> CallFilter:
         found = cls(since=parse_date(query, "from"), until=parse_date(query, "to"),
-                    caller=parse_text(query, "caller"), text=parse_text(query, "q"))
+                    caller=parse_text(query, "caller"), text=parse_text(query, "q"),
+                    channel=parse_text(query, "channel"))
         if found.since and found.until and found.since > found.until:
             raise bad_request("from must not be after to")
         return found
@@ -103,13 +105,14 @@ class CallFilter:
             "until": local_midnight(self.until + timedelta(days=1)) if self.until else None,
             "caller": self.caller or None,
             "text": self.text or None,
+            "channel": self.channel or None,
         }
 
     def params(self) -> dict[str, str]:
         """The filter as query parameters (for links to other pages of the same list)."""
         found = {"from": self.since.isoformat() if self.since else "",
                  "to": self.until.isoformat() if self.until else "",
-                 "caller": self.caller, "q": self.text}
+                 "caller": self.caller, "q": self.text, "channel": self.channel}
         return {k: v for k, v in found.items() if v}
 
 

@@ -6,6 +6,7 @@ empty and is filled (`provide`) once they are; the console never loads a second 
 LLM. Whatever is missing makes `require_*` raise `ServiceUnavailable`, which the pages and
 the API answer as 503 with a clear message. STT is the exception: Whisper loads on the first
 transcription (in a thread), since the phone may use Vosk and most consoles never need it.
+The Telegram bot manager, when the process runs one, is lent the same way (`telegram`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from brain.conversation import Brain
 from media.stt.base import SegmentStt, Transcript
@@ -22,6 +24,9 @@ from voices.base import EmptyText
 from voices.chain import EngineRegistry, VoiceSynthesizer
 from voices.profile import PROFILE_FILE, VoiceProfile, load_profile
 from web.wav import wav_bytes
+
+if TYPE_CHECKING:  # aiogram loads only where bots run
+    from channels.telegram.manager import BotManager
 
 VOICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -70,12 +75,15 @@ class ConsoleServices:
         self.tts = tts
         self.voices_dir = voices_dir
         self.stt = stt
+        self.telegram: BotManager | None = None
         self.loading_reason = "the secretary is still loading its models"
 
     def provide(self, *, brains: Mapping[str, Brain] | None = None,
                 tts: EngineRegistry | None = None, stt: LazyStt | None = None,
-                voices_dir: Path | None = None) -> None:
+                voices_dir: Path | None = None, telegram: BotManager | None = None) -> None:
         """Hand over what the process has loaded (called after the console is already up)."""
+        if telegram is not None:
+            self.telegram = telegram
         if voices_dir is not None:
             self.voices_dir = voices_dir
         if brains is not None:
@@ -129,6 +137,14 @@ class ConsoleServices:
             raise ServiceUnavailable(f"Speech synthesis is not available: "
                                      f"{self.loading_reason}.")
         return VoiceSynthesizer(profile, self.tts)
+
+    # ---- Telegram ----------------------------------------------------------------------
+
+    def require_telegram(self) -> BotManager:
+        if self.telegram is None:
+            raise ServiceUnavailable("No Telegram bots run in this process (they start with "
+                                     "the secretary; telegram.enabled may be off).")
+        return self.telegram
 
     # ---- speech recognition ----------------------------------------------------------
 

@@ -15,6 +15,9 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from brain.store import Store
+from channels.telegram.store import BotStore
+from channels.widget.channel import WidgetChannel
+from channels.widget.ratelimit import WidgetLimits
 from web.auth.ratelimit import FailureLimiter
 from web.auth.users import AccountStore, UserRecord
 from web.chat import ChatSessions
@@ -49,6 +52,8 @@ class ConsoleConfig:
     # LLM chain by model name; built from settings without any secret.
     engines: tuple[tuple[str, str, str], ...] = ()
     llm_chain: tuple[str, ...] = ()
+    # The public website widget's limits.
+    widget_limits: WidgetLimits = field(default_factory=WidgetLimits)
 
 
 CONFIG = web.AppKey("config", ConsoleConfig)
@@ -60,7 +65,11 @@ METRICS = web.AppKey("metrics", ConsoleMetrics)
 # "Test this persona" conversations, and synthesized voice previews by a random id.
 SERVICES = web.AppKey("services", ConsoleServices)
 CHATS = web.AppKey("chats", ChatSessions)
+# The website widget channel: instances, visitor sessions, their live conversations.
+WIDGET = web.AppKey("widget", WidgetChannel)
 CLIPS: web.AppKey[ExpiringDict[str, bytes]] = web.AppKey("clips")
+# The Telegram bots as the admin edits them (the running ones are services.telegram).
+BOTS = web.AppKey("telegram_bots", BotStore)
 
 USER = web.RequestKey("user", UserRecord)
 AUTH_VIA = web.RequestKey("auth_via", str)  # "session" or "token"

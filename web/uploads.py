@@ -20,6 +20,8 @@ FORM_OVERHEAD = 64 * 1024  # the other fields and multipart headers around the f
 BODY_LIMITS: Mapping[str, int] = MappingProxyType({
     "voice_upload": VOICE_SAMPLE_MAX + FORM_OVERHEAD,
     "api.openai.transcriptions": TRANSCRIPTION_MAX + FORM_OVERHEAD,
+    # GitHub push payloads list every commit; public, but read only up to this much
+    "webhooks.github": 2 * MB,
 })
 
 

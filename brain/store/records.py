@@ -29,7 +29,8 @@ class CallRecord:
 
 @dataclass(frozen=True)
 class TurnRecord:
-    """One utterance: role is "caller", "secretary" or "system" (notes such as a transfer).
+    """One utterance: role is "caller", "secretary", "system" (notes such as a transfer) or
+    "owner" (a person answering a chat handed to them).
 
     `text` is what was said or meant to be said; `heard_text` what the caller actually heard
     before a barge-in cut it short. `timings` maps a stage name to milliseconds.

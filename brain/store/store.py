@@ -27,7 +27,8 @@ from brain.store.records import CallRecord, ContactRecord, MessageRecord, TurnRe
 
 T = TypeVar("T")
 
-ROLES = frozenset({"caller", "secretary", "system"})
+# "owner": a person answering in a chat channel (the website widget's hand-off).
+ROLES = frozenset({"caller", "secretary", "system", "owner"})
 
 # WAL lets another process (the admin console) read while calls write; synchronous=FULL
 # syncs the WAL on each commit so a power cut keeps what was committed too.
@@ -316,15 +317,16 @@ class Store:
 
     async def find_calls(self, *, since: datetime | None = None, until: datetime | None = None,
                          caller: str | None = None, text: str | None = None,
+                         channel: str | None = None,
                          limit: int = 50, offset: int = 0) -> list[CallRecord]:
         """Calls started in [since, until), newest first. `caller` matches part of the
         caller; `text` part of what was said in a turn. Both are plain text: `%` and `_`
-        mean themselves."""
+        mean themselves. `channel`: only that channel's ("phone", "widget", ...)."""
         _check_page(limit, offset)
         call = self._models.call
 
         def get() -> list[CallRecord]:
-            query = self._call_filter(call.select(), since, until, caller, text)
+            query = self._call_filter(call.select(), since, until, caller, text, channel)
             query = query.order_by(call.started_at.desc(), call.id.desc())
             return [_call_record(row) for row in query.limit(limit).offset(offset)]
 
@@ -332,12 +334,13 @@ class Store:
 
     async def count_calls(self, *, since: datetime | None = None,
                           until: datetime | None = None, caller: str | None = None,
-                          text: str | None = None) -> int:
+                          text: str | None = None, channel: str | None = None) -> int:
         """How many calls `find_calls` with the same filters would list in all."""
         call = self._models.call
 
         def count() -> int:
-            return int(self._call_filter(call.select(), since, until, caller, text).count())
+            return int(self._call_filter(call.select(), since, until, caller, text,
+                                         channel).count())
 
         return await self._run(count)
 
@@ -445,8 +448,10 @@ class Store:
 
     def _call_filter(self, query: peewee.ModelSelect, since: datetime | None,
                      until: datetime | None, caller: str | None,
-                     text: str | None) -> peewee.ModelSelect:
+                     text: str | None, channel: str | None = None) -> peewee.ModelSelect:
         call, turn = self._models.call, self._models.turn
+        if channel:
+            query = query.where(call.channel == channel)
         if since is not None:
             query = query.where(call.started_at >= since)
         if until is not None:

@@ -1,7 +1,9 @@
 """CSRF protection: every unsafe request made with a session cookie must carry the
 session's token, as the `csrf_token` form field or the `X-CSRF-Token` header, or it is
 refused with 403. Requests authenticated by a bearer token carry no cookie a third-party
-site could ride on, so they need none.
+site could ride on, so they need none; nor do the website widget's public endpoints named
+in `CSRF_EXEMPT_ROUTES` (cross-origin by design, checked against the widget's allowed
+origins instead), nor the webhooks machines post (checked by their shared secrets).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp_session import get_session
 
-from web.auth.middleware import SAFE_METHODS
+from web.auth.middleware import CSRF_EXEMPT_ROUTES, SAFE_METHODS, route_name
 from web.auth.sessions import CSRF
 from web.query import form_text, read_form
 from web.state import AUTH_VIA
@@ -27,6 +29,8 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if request.match_info.http_exception is not None:
         return await handler(request)  # no such route: 404 / 405
+    if route_name(request) in CSRF_EXEMPT_ROUTES:
+        return await handler(request)
     expected = (await get_session(request)).get(CSRF)
     supplied = request.headers.get(HEADER)
     if supplied is None and request.content_type in (

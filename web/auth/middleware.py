@@ -1,6 +1,10 @@
 """Who may reach what: the one list of public routes, and the rule for everything else.
 
-Every route is closed unless its name is in `PUBLIC_ROUTES`. Closed routes under the
+Every route is closed unless its name is in `PUBLIC_ROUTES`: the login page, the machine
+endpoints, static files, and the website widget's public routes (`WIDGET_ROUTES`: its
+script, its settings and the visitor's chat, guarded by each widget's allowed origins
+instead; see web.widget), and the webhooks machines call (`MACHINE_HOOKS`, each checked
+by its secret; see web.telegram_hooks). Closed routes under the
 API (names starting `api.`) need a bearer token and answer 401 without one; every other
 closed route needs a logged-in session and redirects to the login page without one.
 Changing anything (an unsafe method) needs the admin role, except the few actions in
@@ -18,7 +22,19 @@ from web.auth.sessions import logged_in_user_id
 from web.auth.users import UserRecord
 from web.state import ACCOUNTS, AUTH_VIA, CONFIG, USER
 
-PUBLIC_ROUTES = frozenset({"login", "health", "metrics", "static"})
+WIDGET_ROUTES = frozenset({"widget.script", "widget.script_query", "widget.config",
+                           "widget.session_new", "widget.session", "widget.message",
+                           "widget.handoff"})
+# Machines posting to us (Telegram, YooMoney, GitHub): each request proves itself by a
+# shared secret, checked in constant time (see web.telegram_hooks).
+MACHINE_HOOKS = frozenset({"telegram.webhook", "payments.yoomoney", "webhooks.github"})
+PUBLIC_ROUTES = frozenset({"login", "health", "metrics", "static"}) | WIDGET_ROUTES \
+    | MACHINE_HOOKS
+# Unsafe routes the CSRF check skips: the widget's cross-origin JSON endpoints. They carry
+# no console cookie to ride on, and each checks the request's Origin against its widget's
+# allowed origins (CORS) instead.
+CSRF_EXEMPT_ROUTES = frozenset({"widget.session_new", "widget.message", "widget.handoff"}) \
+    | MACHINE_HOOKS  # no browser form, no cookie: their secrets are the check
 ANY_ROLE_ACTIONS = frozenset({"logout"})  # unsafe methods a viewer may use
 SAFE_METHODS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 API_PREFIX = "api."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from web.pages import (
+    bots,
     calls,
     chat,
     dashboard,
@@ -15,10 +16,11 @@ from web.pages import (
     system,
     users,
     voices,
+    widgets,
 )
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
     for area in (login, dashboard, calls, messages, recordings, users, personas, system, chat,
-                 voices):
+                 voices, widgets, bots):
         area.add_routes(router)

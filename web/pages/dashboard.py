@@ -1,4 +1,5 @@
-"""The dashboard: today's calls, calls in progress, messages, reply latency."""
+"""The dashboard: today's calls, calls in progress, messages, reply latency, and website
+chats handed to a person that nobody has looked at yet."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date, timedelta
 from aiohttp import web
 
 from web.query import local_midnight
-from web.state import STORE
+from web.state import STORE, WIDGET
 from web.stats import reply_latency
 from web.templating import render
 
@@ -26,6 +27,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "latest_messages": await store.messages(limit=LATEST_MESSAGES),
         "latency_today": reply_latency(await store.turn_timings(since=today)),
         "latency_week": reply_latency(await store.turn_timings(since=week)),
+        "widget_waiting": await request.app[WIDGET].store.notifications(),
     })
 
 
