@@ -20,7 +20,6 @@ from brain.conversation import Brain
 from media.clock import FrameClock
 from secretary import retention, speech, thinking
 from secretary.settings import Settings
-from secretary.telegram import start_telegram
 from voices.base import TtsError
 from web.server import console_services, start_console
 from web.services import ConsoleServices
@@ -105,7 +104,12 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
         console = console_services(settings)
         if settings.web.enabled:  # first: the console is up while models load
             await start_console(settings, resources, console)
-        await start_telegram(settings, resources, console)  # bots answer once brains load
+        if settings.telegram.enabled:  # bots answer once brains load
+            # aiogram's import alone builds hundreds of pydantic models (seconds on 2
+            # cores): a process without bots should not wait for it
+            from secretary.telegram import start_telegram
+
+            await start_telegram(settings, resources, console)
         await _start_retention(settings, resources)
         options = CallOptions(
             audio_format=settings.media.format,

@@ -203,6 +203,9 @@ class TelegramSettings(BaseModel):
     yoomoney_amount: float = 1000.0  # RUB
     yoomoney_secret: SecretStr | None = None  # verifies /payments/yoomoney notifications
     github_secret: SecretStr | None = None  # verifies /webhooks/github (the news)
+    # The sales funnel's texts (quiz, requirements, FAQ) per language; None: the shipped
+    # channels/telegram/funnel.yaml. Read once at start.
+    funnel_file: Path | None = None
 
 
 class Settings(BaseSettings):

@@ -28,7 +28,8 @@ def telegram_config(settings: Settings) -> TelegramConfig:
         notify_interval_s=tg.notify_interval_s, stars_amount=tg.stars_amount,
         yoomoney_wallet=tg.yoomoney_wallet, yoomoney_amount=tg.yoomoney_amount,
         yoomoney_secret=tg.yoomoney_secret.get_secret_value() if tg.yoomoney_secret else "",
-        github_secret=tg.github_secret.get_secret_value() if tg.github_secret else "")
+        github_secret=tg.github_secret.get_secret_value() if tg.github_secret else "",
+        funnel_file=tg.funnel_file)
 
 
 async def start_telegram(settings: Settings, resources: contextlib.AsyncExitStack,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 BOT_API_FILE_LIMIT = 20 * 1024 * 1024  # the cloud Bot API serves no bigger file
 
@@ -31,3 +32,4 @@ class TelegramConfig:
     yoomoney_amount: float = 1000.0
     yoomoney_secret: str = field(default="", repr=False)
     github_secret: str = field(default="", repr=False)
+    funnel_file: Path | None = None  # the funnel's texts; None: the shipped funnel.yaml

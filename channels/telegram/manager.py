@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from channels.telegram.config import TelegramConfig
 from channels.telegram.conversations import ConversationPool
+from channels.telegram.funnel import FunnelContent
 from channels.telegram.handlers import build_dispatcher
 from channels.telegram.handlers.common import send
 from channels.telegram.handlers.payments import THANKS
@@ -45,7 +46,10 @@ class BotManager:
         config = config or TelegramConfig()
         self.store = store
         self.config = config
+        # A bad funnel file stops the manager here, with the file's problem, rather than
+        # failing in the middle of a user's quiz.
         self.deps = Deps(store=store, services=services, config=config,
+                         funnel=FunnelContent.load(config.funnel_file),
                          pool=ConversationPool(config.max_conversations,
                                                config.conversation_idle_s))
         self._dispatcher = build_dispatcher()

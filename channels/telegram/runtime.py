@@ -28,6 +28,7 @@ from aiogram.types import Update
 
 from channels.telegram.config import TelegramConfig
 from channels.telegram.conversations import ConversationPool
+from channels.telegram.funnel import FunnelContent
 from channels.telegram.services import ChannelServices
 from channels.telegram.store import BotRecord, BotStore
 
@@ -45,6 +46,7 @@ class Deps:
     pool: ConversationPool
     services: ChannelServices
     config: TelegramConfig
+    funnel: FunnelContent  # loaded once from config.funnel_file
 
 
 class KeyedLocks:

@@ -76,6 +76,7 @@ class LocalSecretary:
             # a dev secretary may hold the default port of the embedded LLM server
             "SECRETARY_LLM__EMBEDDED_PORT": str(free_tcp_port()),
             "SECRETARY_WEB__PORT": str(free_tcp_port()),  # the console, beside the phones
+            "SECRETARY_TELEGRAM__ENABLED": "false",  # a call sandbox runs no bots
         }
         if self.options.mode:
             env["SECRETARY_CALL__MODE"] = self.options.mode

@@ -45,6 +45,8 @@ def _test_env(calls_log_dir: Path, media_format: str) -> dict[str, str]:
         "SECRETARY_CALL__MODE": "echo",
         "SECRETARY_LLM__EMBEDDED_PORT": str(LLM_TEST_PORT),
         "SECRETARY_WEB__PORT": str(WEB_TEST_PORT),
+        # no bots in these tests; a restarted secretary must be back within seconds
+        "SECRETARY_TELEGRAM__ENABLED": "false",
     }
     env.update({f"SECRETARY_ASTERISK__{k.upper()}": str(v) for k, v in TEST_PORTS.items()})
     return env

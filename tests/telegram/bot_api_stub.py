@@ -228,9 +228,12 @@ def chat(chat_id: int) -> dict[str, Any]:
 _ids = itertools.count(1)
 
 
-def message(user_id: int, text: str | None = None, **content: Any) -> dict[str, Any]:
+def message(user_id: int, text: str | None = None, *, language: str = "en",
+            **content: Any) -> dict[str, Any]:
+    """A message from `user_id`, whose Telegram app is set to `language`."""
     body: dict[str, Any] = {"message_id": next(_ids), "date": int(time.time()),
-                            "chat": chat(user_id), "from": user(user_id), **content}
+                            "chat": chat(user_id), "from": user(user_id, language),
+                            **content}
     if text is not None:
         body["text"] = text
         if text.startswith("/"):
@@ -239,8 +242,10 @@ def message(user_id: int, text: str | None = None, **content: Any) -> dict[str, 
     return {"message": body}
 
 
-def callback(user_id: int, data: str, message_id: int = 1) -> dict[str, Any]:
+def callback(user_id: int, data: str, message_id: int = 1,
+             language: str = "en") -> dict[str, Any]:
     return {"callback_query": {
-        "id": f"cq{next(_ids)}", "from": user(user_id), "chat_instance": "ci", "data": data,
+        "id": f"cq{next(_ids)}", "from": user(user_id, language), "chat_instance": "ci",
+        "data": data,
         "message": {"message_id": message_id, "date": int(time.time()),
                     "chat": chat(user_id), "text": "..."}}}

@@ -1,14 +1,26 @@
-"""The channel's pure rules: lead status, the NEWS section, signatures, the menu format,
-and the settings that reach the channel."""
+"""The channel's pure rules: lead status, the funnel file, the NEWS section, signatures,
+the menu format, and the settings that reach the channel."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from channels.telegram.funnel import QUIZ, lead_status, parse_quiz_callback, quiz_segment
+from channels.telegram.funnel import (
+    DEFAULT_FUNNEL_FILE,
+    FunnelContent,
+    FunnelFileError,
+    lead_status,
+    parse_amount,
+    requirements_document,
+)
 from channels.telegram.menu import DEFAULT_MENU, parse_menu
 from channels.telegram.news import news_from_event, news_section, verify_github
 from channels.telegram.payments import verify_yoomoney, yoomoney_signature
@@ -29,13 +41,75 @@ def test_lead_status_rules(answers: dict[str, str], status: str) -> None:
     assert lead_status(answers)[0] == status
 
 
+def test_amounts_are_read_in_both_languages() -> None:
+    assert parse_amount("$3,000") == 3000 and parse_amount("3k") == 3000
+    assert parse_amount("300 тыс. ₽") == 300_000 and parse_amount("50к") == 50_000
+    assert parse_amount("не знаю") is None
+
+
 def test_quiz_scores_map_to_segments_and_forged_steps_are_ignored() -> None:
-    assert [quiz_segment(s) for s in (0, 2, 3, 5, 6, 8)] == \
+    funnel = FunnelContent.load()
+    assert [funnel.segment(s) for s in (0, 2, 3, 5, 6, 8)] == \
         ["diy", "diy", "basic", "basic", "custom", "custom"]
-    assert parse_quiz_callback("quiz:0:2") == (0, 2)
+    assert funnel.parse_quiz_callback("quiz:0:2") == (0, 2)
     for forged in ("quiz:9:0", "quiz:0:99", "quiz:-1:0", "quiz:0:1:2", "quiz"):
-        assert parse_quiz_callback(forged) is None
-    assert len(QUIZ) == 4
+        assert funnel.parse_quiz_callback(forged) is None
+    assert funnel.quiz_length == 4 and funnel.max_score == 8
+
+
+def test_the_shipped_funnel_speaks_russian_and_english() -> None:
+    funnel = FunnelContent.load()
+    assert set(funnel.languages) == {"ru", "en"}
+    for code in ("ru", "ru-RU", "RU"):
+        assert funnel.language(code) is funnel.languages["ru"]
+    for code in ("en", "en-GB", "de", "", None):  # a missing language falls back to en
+        assert funnel.language(code) is funnel.languages["en"]
+    ru = funnel.languages["ru"]
+    assert ru.question_text(1) == "Вопрос 2 из 4: Сколько звонков и сообщений в день?"
+    answers = {"project": "Стоматология", "channels": "Телефон", "volume": "80 звонков",
+               "budget": "300 тыс", "deadline": "к марту"}
+    document, status = requirements_document(answers, "custom", ru)
+    assert status == "qualified"
+    assert "# Требования" in document and "## Бюджет\n\n300 тыс" in document
+    assert "**квалифицирован**" in document and "Budget" not in document
+
+
+def _write_funnel(tmp_path: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
+    data = yaml.safe_load(DEFAULT_FUNNEL_FILE.read_text(encoding="utf-8"))
+    edit(data)
+    path = tmp_path / "funnel.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda d: d["languages"].pop("en"), "languages must include 'en'"),
+    (lambda d: d["languages"]["ru"]["quiz"][0]["options"][0].update(points=5),
+     "the quiz of 'ru' differs"),
+    (lambda d: d["languages"]["en"]["requirements"].pop(), "requirements must have the keys"),
+    (lambda d: d["languages"]["ru"]["ui"].pop("back"), "languages.ru.ui.back: Field required"),
+    (lambda d: d["languages"]["en"]["ui"].update(question="Q {numbr}"),
+     "question: bad placeholder 'numbr'"),
+    (lambda d: d["thresholds"].update(diy=6), "diy (6) must be below basic (5)"),
+    (lambda d: d["languages"]["en"]["segments"].pop("custom"), "segments lacks custom"),
+    (lambda d: d["languages"]["en"]["faq"][0].update(answers=[]),
+     "languages.en.faq.0.answers: Extra inputs are not permitted"),
+])
+def test_a_malformed_funnel_file_names_its_problem(
+        tmp_path: Path, edit: Callable[[dict[str, Any]], object], problem: str) -> None:
+    path = _write_funnel(tmp_path, edit)
+    with pytest.raises(FunnelFileError, match=re.escape(problem)) as raised:
+        FunnelContent.load(path)
+    assert str(path) in str(raised.value)
+
+
+def test_an_unreadable_funnel_file_names_itself(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("languages: [unclosed", encoding="utf-8")
+    with pytest.raises(FunnelFileError, match=r"broken\.yaml"):
+        FunnelContent.load(broken)
+    with pytest.raises(FunnelFileError, match=r"missing\.yaml"):
+        FunnelContent.load(tmp_path / "missing.yaml")
 
 
 def test_news_section_is_cut_at_the_next_heading() -> None:
@@ -84,3 +158,6 @@ def test_settings_reach_the_channel(monkeypatch: pytest.MonkeyPatch) -> None:
     config = telegram_config(load_settings())
     assert config.github_secret == "gh" and config.public_url == "https://x.example"
     assert config.yoomoney_secret == "" and "gh" not in repr(config)
+    assert config.funnel_file is None
+    monkeypatch.setenv("SECRETARY_TELEGRAM__FUNNEL_FILE", "/etc/secretary/funnel.yaml")
+    assert telegram_config(load_settings()).funnel_file == Path("/etc/secretary/funnel.yaml")
