@@ -285,6 +285,9 @@ class _CallRun:
         task, playback = self.reply_task, self.playback
         assert task is not None and playback is not None
         self.reply_task = None
+        if not task.done():  # cancelled just now (a final came mid-reply): let it unwind
+            task.cancel()
+            await asyncio.wait({task})
         interrupted = task.cancelled()
         outcome = _Outcome.CONTINUE
         if not interrupted:

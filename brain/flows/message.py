@@ -50,6 +50,7 @@ class MessageFlow:
     draft: MessageDraft = field(default_factory=MessageDraft)
     step: Step = Step.NAME
     retries: int = 0
+    pending_digits: str = ""  # the start of a number whose end is still to come
 
     def start(self, utterance: str, language: str) -> Prompt:
         """The caller asked to leave a message, maybe saying part of it already."""
@@ -79,10 +80,15 @@ class MessageFlow:
             else:
                 self.draft.number = self.caller_number
         elif self.step is Step.NUMBER:
-            number = extract_phone_number(utterance, language)
+            # A pause inside a number ("555 ... 1234") splits it over two turns: the digits
+            # of a turn too short to be a number are kept and read with the next one.
+            heard = f"{self.pending_digits} {utterance}" if self.pending_digits else utterance
+            number = extract_phone_number(heard, language)
+            self.pending_digits = heard.strip(" .,!?")[-80:] if (
+                number is None and any(ch.isdigit() for ch in heard)) else ""
             if number is None and self.retries == 0:
                 return self._retry("ask_number_again", language)
-            self.draft.number = number or utterance.strip()[:40]
+            self.draft.number = number or heard.strip()[:40]
         elif self.step is Step.REASON:
             self.draft.reason = utterance.strip(" .") or "-"
         elif self.step is Step.CONFIRM:

@@ -100,6 +100,19 @@ async def test_message_taking_dialogue_saves_the_message(store: Store) -> None:
     assert call is not None and call.outcome == "message" and call.ended_at is not None
 
 
+async def test_a_number_split_over_two_turns_is_read_as_one(store: Store) -> None:
+    conversation = await make_brain(store).start(channel="phone", external_id="c1",
+                                                 caller="tester")
+    await say(conversation, "I'd like to leave a message please")
+    await say(conversation, "My name is John Smith.")
+    await say(conversation, "My number's 555.")  # a pause, and the turn ended there
+    await say(conversation, "1, 2, 3, 4")
+    read_back = await say(conversation, "It's about my appointment.")
+    assert "5 5 5, 1 2 3 4" in read_back, read_back
+    await say(conversation, "Yes, that's right.")
+    assert (await store.messages())[0].callback_number == "5551234"
+
+
 async def test_caller_id_is_offered_and_a_known_caller_is_greeted_by_name(store: Store) -> None:
     brain = make_brain(store)
     first = await brain.start(channel="phone", external_id="c1", caller="+447700900123")
