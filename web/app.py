@@ -9,13 +9,13 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from brain.store import Store
+from channels.ratelimit import WindowLimiter
 from channels.telegram.store import BotStore
 from channels.widget.channel import WidgetChannel
 from channels.widget.store import WidgetStore
 from web import api, pages, telegram_hooks, widget
 from web.auth.csrf import csrf_middleware
 from web.auth.middleware import auth_middleware
-from web.auth.ratelimit import FailureLimiter
 from web.auth.sessions import cookie_storage
 from web.auth.users import AccountStore
 from web.chat import ChatSessions
@@ -61,7 +61,7 @@ def create_app(config: ConsoleConfig, store: Store, accounts: AccountStore,
     app[CONFIG] = config
     app[STORE] = store
     app[ACCOUNTS] = accounts
-    app[LOGIN_LIMITER] = FailureLimiter(config.login_max_failures, config.login_window_s)
+    app[LOGIN_LIMITER] = WindowLimiter(config.login_max_failures, config.login_window_s)
     app[METRICS] = ConsoleMetrics()
     app[SERVICES] = lent = services if services is not None else ConsoleServices()
     app[CHATS] = chats = ChatSessions()

@@ -15,10 +15,10 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from brain.store import Store
+from channels.ratelimit import WindowLimiter
 from channels.telegram.store import BotStore
 from channels.widget.channel import WidgetChannel
 from channels.widget.ratelimit import WidgetLimits
-from web.auth.ratelimit import FailureLimiter
 from web.auth.users import AccountStore, UserRecord
 from web.chat import ChatSessions
 from web.expiring import ExpiringDict
@@ -59,7 +59,7 @@ class ConsoleConfig:
 CONFIG = web.AppKey("config", ConsoleConfig)
 STORE = web.AppKey("store", Store)
 ACCOUNTS = web.AppKey("accounts", AccountStore)
-LOGIN_LIMITER = web.AppKey("login_limiter", FailureLimiter)
+LOGIN_LIMITER = web.AppKey("login_limiter", WindowLimiter)
 METRICS = web.AppKey("metrics", ConsoleMetrics)
 # What the process lends the console (brains, TTS, STT; see web.services), the live
 # "Test this persona" conversations, and synthesized voice previews by a random id.

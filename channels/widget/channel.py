@@ -16,8 +16,9 @@ from brain.conversation import Brain
 from brain.llm import ChatMessage
 from brain.replies import EndCall, Say, Transfer
 from brain.store import Store
+from channels.ratelimit import WindowLimiter
 from channels.widget.chats import LiveChat, LiveChats, resume
-from channels.widget.ratelimit import WidgetLimits, WindowLimiter
+from channels.widget.ratelimit import WidgetLimits
 from channels.widget.store import (
     WidgetInstance,
     WidgetSession,

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from channels.widget.ratelimit import WindowLimiter
+from channels.ratelimit import WindowLimiter
 from channels.widget.settings import SettingsError, check_settings, normalize_origin, parse_origins
 from channels.widget.store import is_public_id, is_session_id, new_public_id, new_session_id
 

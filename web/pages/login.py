@@ -43,7 +43,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             text=f"Too many failed logins. Try again in {wait} seconds.")
     user = await request.app[ACCOUNTS].authenticate(username, password)
     if user is None:
-        limiter.failed(keys)
+        limiter.record(keys)
         return await render(
             "login.html", request,
             {"next": next_url, "error": "Wrong user name or password.",
