@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ari_app.behaviours import CallBehaviour
 from ari_app.client import AriClient, AriError, tolerate_gone
+from ari_app.line_call import converse
 from media.call_media import CallMedia
 from media.clock import FrameClock
 from media.codecs import codec_for_format
@@ -202,27 +203,10 @@ class CallSession:
     async def _converse(self) -> None:
         assert self.media is not None
         behaviour = asyncio.create_task(self.options.behaviour().run(self.media, self))
-        ended = asyncio.create_task(self._ended.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {behaviour, ended}, timeout=self.options.max_call_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if behaviour in done:
-                failure = behaviour.exception()
-                if failure is not None:
-                    log.error("call %s: behaviour failed", self.caller_id, exc_info=failure)
-                if failure is None and self.transferred:
-                    # The caller talks to a human now; we stay out of the bridge until
-                    # either side hangs up.
-                    await asyncio.wait({ended}, timeout=self.options.max_call_seconds)
-                self.end("behaviour failed" if failure else "conversation finished")
-            elif not done:
-                self.end("maximum call length reached")
-        finally:
-            for task in (behaviour, ended):
-                task.cancel()
-            await asyncio.gather(behaviour, ended, return_exceptions=True)
+        reason = await converse(behaviour, self._ended, call_id=self.caller_id,
+                                max_call_seconds=self.options.max_call_seconds,
+                                is_transferred=lambda: self.transferred)
+        self.end(reason)
 
     async def _tear_down(self) -> None:
         if self.media is not None:

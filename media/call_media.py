@@ -1,6 +1,7 @@
-"""Media pipeline of one call, independent of ARI: RTP in -> jitter buffer -> decode ->
-recorder + `on_audio` hook; playout -> recorder -> encode -> paced RTP out, one frame per
-tick of the shared FrameClock."""
+"""Media pipeline of one call, independent of ARI and of the line: frames in (from a
+`MediaLink`: RTP, a Twilio websocket, a modem's PCM port) -> jitter buffer -> decode ->
+recorder + `on_audio` hook; playout -> recorder -> encode -> one paced frame out per tick
+of the shared FrameClock."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from media.clock import FrameClock
 from media.codecs import Codec
 from media.framing import frame_samples, silence
 from media.jitter import JitterBuffer
+from media.link import BufferingLink, MediaLink
 from media.playout import Playout
 from media.recorder import CallRecorder
 from media.resample import Resampler, SoxrStreamResampler
@@ -44,14 +46,13 @@ class CallMedia:
     media flows). Audio to say goes in through `play`; received audio comes out through
     `on_audio(pcm16)` at the codec rate, one 20 ms frame per tick (silence for gaps)."""
 
-    def __init__(self, codec: Codec, endpoint: RtpEndpoint, clock: FrameClock,
+    def __init__(self, codec: Codec, link: MediaLink, clock: FrameClock,
                  recorder: CallRecorder | None = None, jitter_depth: int = 3, *,
                  jitter_capacity: int = 50, playout_prebuffer_ms: int = 0,
                  resample_quality: str = "HQ",
-                 on_audio: Callable[[bytes], Any] | None = None,
-                 rtp_stream: RtpStream | None = None) -> None:
+                 on_audio: Callable[[bytes], Any] | None = None) -> None:
         self.codec = codec
-        self.endpoint = endpoint
+        self.link = link
         self.clock = clock
         self.recorder = recorder
         self.on_audio = on_audio
@@ -62,7 +63,6 @@ class CallMedia:
         self.playout = Playout(codec.sample_rate, prebuffer_ms=playout_prebuffer_ms)
         self._silence_out = self.playout.silence_frame
         self._silence_payload = codec.encode(self._silence_out)
-        self.rtp = rtp_stream or RtpStream(codec.payload_type)
         self._resample_quality = resample_quality
         self._resamplers: dict[int, Resampler] = {}
         self._last_tick: int | None = None
@@ -75,26 +75,35 @@ class CallMedia:
         # One-shot: called when the next audio frame goes out
         # (the reply's first RTP packet, for per-turn latency).
         self.on_next_audio_sent: Callable[[], Any] | None = None
-        endpoint.on_packet = self.jitter.push
-        endpoint.payload_types = codec.accepted_payload_types
+        link.on_packet = self.jitter.push
+        link.payload_types = codec.accepted_payload_types
 
     @classmethod
     async def open(cls, codec: Codec, clock: FrameClock, *, host: str = "0.0.0.0",
                    port: int = 0, remote: tuple[str, int] | None = None,
-                   latch_remote: bool = False, **kwargs: Any) -> CallMedia:
+                   latch_remote: bool = False, rtp_stream: RtpStream | None = None,
+                   **kwargs: Any) -> CallMedia:
         """Bind an RTP socket at host:port and build the pipeline on it (not started)."""
         endpoint = await open_rtp_endpoint(host, port, remote=remote,
                                            latch_remote=latch_remote)
+        endpoint.stream = rtp_stream or RtpStream(codec.payload_type)
         return cls(codec, endpoint, clock, **kwargs)
 
     # -- control ------------------------------------------------------------------------
 
     @property
+    def rtp_endpoint(self) -> RtpEndpoint:
+        """The RTP socket of a call Asterisk carries (externalMedia's address pair)."""
+        if not isinstance(self.link, RtpEndpoint):
+            raise TypeError(f"this call's media is not RTP ({type(self.link).__name__})")
+        return self.link
+
+    @property
     def local_address(self) -> tuple[str, int]:
-        return self.endpoint.local_address
+        return self.rtp_endpoint.local_address
 
     def set_remote(self, addr: tuple[str, int]) -> None:
-        self.endpoint.set_remote(addr)
+        self.rtp_endpoint.set_remote(addr)
 
     def start(self) -> None:
         """Join the shared clock (starting it if needed); frames flow from the next tick."""
@@ -115,11 +124,11 @@ class CallMedia:
         self.clock.unregister(self)
         if self.recorder is not None:
             self.recorder.close()
-        self.endpoint.close()
+        self.link.close()
         # break the reference cycles through hooks (e.g. an echo holding self.play) so the
         # call is freed at once rather than by the cyclic GC
         self.on_audio = None
-        self.endpoint.on_packet = None
+        self.link.on_packet = None
         self._resamplers.clear()
 
     @property
@@ -151,6 +160,8 @@ class CallMedia:
         """Barge-in: drop everything queued at once; returns samples dropped."""
         for resampler in self._resamplers.values():
             resampler.reset()
+        if isinstance(self.link, BufferingLink):  # audio sent but still queued over there
+            self.link.clear_far_end()
         return self.playout.clear()
 
     @property
@@ -176,7 +187,7 @@ class CallMedia:
             notify, self.on_next_audio_sent = self.on_next_audio_sent, None
             if notify is not None:
                 notify()
-        self.endpoint.send_bytes(self.rtp.next_datagram(payload, self._samples))
+        self.link.send_frame(payload, self._samples)
 
     def _input_frame(self) -> None:
         packet = self.jitter.pop()
@@ -207,20 +218,20 @@ class CallMedia:
             recorder.write_input(silence((missed - drain) * self._samples * 2))
         for _ in range(drain):
             self._input_frame()
-        self.rtp.skip(missed * self._samples)
+        self.link.skip(missed * self._samples)
         if recorder is not None:
             recorder.write_output(silence(missed * self._samples * 2))
 
     def stats(self) -> CallMediaStats:
         return CallMediaStats(
             ticks=self.ticks,
-            packets_in=self.endpoint.stats.delivered,
-            packets_out=self.endpoint.stats.sent,
+            packets_in=self.link.stats.delivered,
+            packets_out=self.link.stats.sent,
             concealed_frames=self.concealed_frames,
             skipped_ticks=self.skipped_ticks,
             hook_errors=self.hook_errors,
             audio_frames_out=self.playout.audio_frames,
             silence_frames_out=self.playout.silence_frames,
             jitter=self.jitter.counters(),
-            endpoint=self.endpoint.stats.as_dict(),
+            endpoint=self.link.stats.as_dict(),
         )

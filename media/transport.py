@@ -1,5 +1,6 @@
 """UDP transport of one call's RTP: receive, filter and hand packets on; send from the
-socket Asterisk was told about (external_host), because strict RTP drops other sources."""
+socket Asterisk was told about (external_host), because strict RTP drops other sources.
+`RtpEndpoint` is the `media.link.MediaLink` of calls that Asterisk carries."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from media.rtp import RtpError, RtpPacket
+from media.rtp import RtpError, RtpPacket, RtpStream
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._local: tuple[str, int] | None = None
         self._strangers_seen: set[tuple[str, int]] = set()
         self._logged: set[str] = set()
+        #: header state of what `send_frame` sends; set it before the first frame
+        self.stream: RtpStream | None = None
         if remote is not None:
             self.set_remote(remote)
 
@@ -144,6 +147,15 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         transport.sendto(data, remote)
         self.stats.sent += 1
         return True
+
+    def send_frame(self, payload: bytes, samples: int) -> None:
+        if self.stream is None:
+            raise RuntimeError("set RtpEndpoint.stream before sending frames")
+        self.send_bytes(self.stream.next_datagram(payload, samples))
+
+    def skip(self, samples: int) -> None:
+        if self.stream is not None:
+            self.stream.skip(samples)
 
     def close(self) -> None:
         if self._transport is not None:

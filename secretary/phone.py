@@ -14,6 +14,7 @@ from ari_app.app import SecretaryApp
 from ari_app.behaviours import CallBehaviour, EchoBehaviour, ParrotBehaviour, load_wav
 from ari_app.call_session import CallOptions, CallSession
 from ari_app.client import AriClient, AriConfig
+from ari_app.line_call import LineCallOptions, LineCalls
 from ari_app.playback import PhraseCache
 from ari_app.secretary_behaviour import DialogueTiming, SecretaryBehaviour
 from brain.conversation import Brain
@@ -111,6 +112,9 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
 
             await start_telegram(settings, resources, console)
         await _start_retention(settings, resources)
+        clock = FrameClock()  # one 20 ms clock for every call, whatever line it is on
+        clock.start()
+        resources.callback(clock.stop)
         options = CallOptions(
             audio_format=settings.media.format,
             media_host=settings.media.bind_host,
@@ -119,7 +123,12 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
             behaviour=await behaviour_factory(settings, resources, console),
             max_call_seconds=settings.call.max_call_seconds,
         )
-        await _serve_calls(settings, options, stop)
+        lines = LineCalls(options.behaviour, clock, LineCallOptions(
+            calls_log_dir=settings.calls_log_dir, jitter_depth=options.jitter_depth,
+            max_call_seconds=options.max_call_seconds))
+        console.lines = lines  # Twilio Media Streams arrive through the console's server
+        resources.callback(lines.end_all, "the secretary is shutting down")
+        await _serve_calls(settings, options, clock, stop)
 
 
 async def _start_retention(settings: Settings, resources: contextlib.AsyncExitStack) -> None:
@@ -135,9 +144,8 @@ async def _start_retention(settings: Settings, resources: contextlib.AsyncExitSt
     resources.push_async_callback(stop)
 
 
-async def _serve_calls(settings: Settings, options: CallOptions, stop: asyncio.Event) -> None:
-    clock = FrameClock()
-    clock.start()
+async def _serve_calls(settings: Settings, options: CallOptions, clock: FrameClock,
+                       stop: asyncio.Event) -> None:
     async with AriClient(ari_config(settings)) as client:
         app = SecretaryApp(
             client, lambda app, channel: CallSession(app, client, channel, clock, options)
@@ -151,4 +159,3 @@ async def _serve_calls(settings: Settings, options: CallOptions, stop: asyncio.E
         runner.cancel()
         stopper.cancel()
         await asyncio.gather(runner, return_exceptions=True)
-    clock.stop()

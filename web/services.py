@@ -6,7 +6,8 @@ empty and is filled (`provide`) once they are; the console never loads a second 
 LLM. Whatever is missing makes `require_*` raise `ServiceUnavailable`, which the pages and
 the API answer as 503 with a clear message. STT is the exception: Whisper loads on the first
 transcription (in a thread), since the phone may use Vosk and most consoles never need it.
-The Telegram bot manager, when the process runs one, is lent the same way (`telegram`).
+The Telegram bot manager, when the process runs one, is lent the same way (`telegram`),
+and so are the phone's calls on lines Asterisk does not carry (`lines`: Twilio Media Streams).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from voices.profile import PROFILE_FILE, VoiceProfile, load_profile
 from web.wav import wav_bytes
 
 if TYPE_CHECKING:  # aiogram loads only where bots run
+    from ari_app.line_call import LineCalls
     from channels.telegram.manager import BotManager
 
 VOICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -76,6 +78,7 @@ class ConsoleServices:
         self.voices_dir = voices_dir
         self.stt = stt
         self.telegram: BotManager | None = None
+        self.lines: LineCalls | None = None  # runs calls on lines that are not Asterisk's
         self.loading_reason = "the secretary is still loading its models"
 
     def provide(self, *, brains: Mapping[str, Brain] | None = None,
