@@ -10,18 +10,15 @@ phone to do (transfer, hang up) is reported as text instead.
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from brain.conversation import Brain, Conversation
+from brain.live import LiveConversations
 from brain.replies import EndCall, ReplyEvent, Say, Transfer
 from voices.base import UnsupportedLanguage
 from voices.text import detect_language
-from web.expiring import ExpiringDict
-
-log = logging.getLogger(__name__)
 
 MAX_CHATS = 64  # live console conversations per app; the least recently used goes first
 CHAT_IDLE_S = 30 * 60
@@ -111,10 +108,11 @@ class ChatSessions:
     """The console's live conversations by a random id (kept in the user's session)."""
 
     def __init__(self, max_chats: int = MAX_CHATS, idle_s: float = CHAT_IDLE_S) -> None:
-        self._chats: ExpiringDict[str, ChatSession] = ExpiringDict(max_chats, idle_s)
+        self._chats: LiveConversations[str, ChatSession] = LiveConversations(
+            max_chats, idle_s, channel="console")
 
     async def get(self, chat_id: object, persona: str) -> ChatSession | None:
-        await self._close(self._chats.sweep())
+        await self._chats.sweep()
         if not isinstance(chat_id, str):
             return None
         chat = self._chats.get(chat_id)
@@ -125,23 +123,12 @@ class ChatSessions:
         conversation = await brain.start(channel="console", external_id=chat_id,
                                          caller=caller)
         chat = ChatSession(chat_id, brain.persona.key, conversation)
-        await self._close(self._chats.put(chat_id, chat))
+        await self._chats.put(chat_id, chat)
         return chat
 
     async def end(self, chat_id: object) -> None:
-        if isinstance(chat_id, str) and (chat := self._chats.pop(chat_id)) is not None:
-            await self._close([chat])
+        if isinstance(chat_id, str):
+            await self._chats.close(chat_id, "console chat closed")
 
     async def close_all(self) -> None:
-        chats = self._chats.values()
-        for chat in chats:
-            self._chats.pop(chat.id)
-        await self._close(chats)
-
-    @staticmethod
-    async def _close(chats: list[ChatSession]) -> None:
-        for chat in chats:
-            try:
-                await chat.conversation.close("console chat closed")
-            except Exception as exc:  # at shutdown the brain's store may be closed first
-                log.warning("console chat %s not closed cleanly: %r", chat.id, exc)
+        await self._chats.close_all("console chat closed")

@@ -1,6 +1,7 @@
 """The live conversations of a bot manager: one brain `Conversation` per (bot, chat), so
-the history carries from message to message; bounded in number and closed after being
-idle (each close ends its row in `calls`, as a hang-up does).
+the history carries from message to message; kept in a `brain.live.LiveConversations`
+(bounded in number, closed after being idle: each close ends its row in `calls`, as a
+hang-up does).
 
 A chat's messages are answered one at a time (a per-chat lock), in the order they came.
 """
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from brain.conversation import Conversation
+from brain.live import LiveConversations
 from brain.replies import EndCall, Say, Transfer
 
 Key = tuple[int, int]  # (bot id, chat id)
@@ -22,7 +23,6 @@ Key = tuple[int, int]  # (bot id, chat id)
 @dataclass
 class _Entry:
     conversation: Conversation
-    last_used: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -35,14 +35,12 @@ class Reply:
 class ConversationPool:
     def __init__(self, max_size: int = 1000, idle_s: float = 1800.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_size = max_size
-        self.idle_s = idle_s
-        self._clock = clock
-        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        self._chats: LiveConversations[Key, _Entry] = LiveConversations(
+            max_size, idle_s, channel="telegram", clock=clock)
         self._create = asyncio.Lock()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._chats)
 
     async def reply(self, key: Key, start: Callable[[], Awaitable[Conversation]],
                     text: str, language: str | None) -> Reply:
@@ -65,40 +63,30 @@ class ConversationPool:
                 elif isinstance(event, EndCall):
                     ended = True
             await conversation.finish_reply()
-            entry.last_used = self._clock()
+            self._chats.get(key)  # the answer counts as use: idle time starts now
             reply = Reply(" ".join(said), conversation.language)
         if ended:
             await self.close(key, "caller said goodbye")
         return reply
 
     async def close(self, key: Key, reason: str) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            async with entry.lock:
-                await entry.conversation.close(reason)
+        await self._chats.close(key, reason)
 
     async def close_bot(self, bot_id: int, reason: str) -> None:
-        for key in [k for k in self._entries if k[0] == bot_id]:
-            await self.close(key, reason)
+        await self._chats.close_where(lambda key: key[0] == bot_id, reason)
 
     async def close_all(self, reason: str) -> None:
-        for key in list(self._entries):
-            await self.close(key, reason)
+        await self._chats.close_all(reason)
 
     async def sweep(self) -> None:
-        """Close the conversations idle longer than `idle_s`."""
-        now = self._clock()
-        for key in [k for k, e in self._entries.items() if now - e.last_used > self.idle_s
-                    and not e.lock.locked()]:
-            await self.close(key, "chat idle")
+        """Close the conversations idle longer than the pool's idle time."""
+        await self._chats.sweep()
 
     async def _entry(self, key: Key, start: Callable[[], Awaitable[Conversation]]) -> _Entry:
+        # One creation at a time: two messages of a new chat must not start two calls.
         async with self._create:
-            entry = self._entries.get(key)
+            entry = self._chats.get(key)
             if entry is None:
-                while len(self._entries) >= self.max_size:
-                    oldest = next(iter(self._entries))
-                    await self.close(oldest, "too many open chats")
-                entry = self._entries[key] = _Entry(await start(), self._clock())
-            self._entries.move_to_end(key)
+                entry = _Entry(await start())
+                await self._chats.put(key, entry)
             return entry

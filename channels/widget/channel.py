@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from brain.conversation import Brain
+from brain.live import LiveConversations
 from brain.llm import ChatMessage
 from brain.replies import EndCall, Say, Transfer
 from brain.store import Store
 from channels.ratelimit import WindowLimiter
-from channels.widget.chats import LiveChat, LiveChats, resume
+from channels.widget.chats import LiveChat, resume
 from channels.widget.ratelimit import WidgetLimits
 from channels.widget.store import (
     WidgetInstance,
@@ -81,7 +82,8 @@ class WidgetChannel:
         self.calls = calls
         self.limits = limits
         self._brain_for = brain_for
-        self._chats = LiveChats(limits.live_chats, limits.chat_idle_s)
+        self._chats: LiveConversations[str, LiveChat] = LiveConversations(
+            limits.live_chats, limits.chat_idle_s, channel=CHANNEL)
         self.session_limiter = WindowLimiter(limits.messages_per_session, limits.window_s)
         self.ip_limiter = WindowLimiter(limits.messages_per_ip, limits.window_s)
         self.new_session_limiter = WindowLimiter(limits.sessions_per_ip, limits.window_s)
@@ -173,7 +175,7 @@ class WidgetChannel:
         await self._chats.sweep()
 
     async def close_all(self) -> None:
-        await self._chats.close_all()
+        await self._chats.close_all("widget chat closed")
 
     async def _live(self, session: WidgetSession, instance: WidgetInstance) -> LiveChat:
         await self._chats.sweep()  # idle conversations end (their call rows close)
