@@ -143,7 +143,7 @@ class AsteriskServer:
 
     @property
     def ari_base_url(self) -> str:
-        return f"http://{self.settings.bind_address}:{self.settings.http_port}/ari"
+        return f"http://{self.settings.ari_host}:{self.settings.http_port}/ari"
 
     # ---- lifecycle ---------------------------------------------------------
 

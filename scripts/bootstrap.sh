@@ -15,8 +15,9 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 # ---- 1. system packages ----------------------------------------------------
 # festival + festvox-ru: the offline Russian voice; espeak-ng: test speech in other languages;
 # chromium: the browser the console's tests drive (tests/browser, through Playwright)
+# kamailio: the load balancer tests/ansible/test_kamailio.py runs (ansible/roles/kamailio)
 packages=(debootstrap baresip-core util-linux ca-certificates festival festvox-ru espeak-ng
-          chromium)
+          chromium kamailio)
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do
@@ -30,6 +31,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq >"$state/apt.log" 2>&1
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >>"$state/apt.log" 2>&1 || { tail -n 20 "$state/apt.log"; exit 1; }
+    # Debian enables and starts kamailio.service, which takes port 5060 on every address
+    # (Asterisk's default); the tests only run their own Kamailio in the foreground.
+    if [[ " ${missing[*]} " == *" kamailio "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now kamailio.service >>"$state/apt.log" 2>&1 || true
+    fi
 fi
 
 # ---- 2. Python venv ----------------------------------------------------------

@@ -41,12 +41,15 @@ class StaffPhone(BaseModel):
 
 
 class AsteriskSettings(BaseModel):
-    """How Asterisk is found or provisioned, and the ports it binds (127.0.0.1 only)."""
+    """How Asterisk is found or provisioned, and the ports it binds (127.0.0.1 by default)."""
 
     mode: Literal["auto", "system", "chroot"] = "auto"
     chroot_dir: Path | None = None  # default: <state_dir>/asterisk-root
     instance: str = "default"  # several instances may share one chroot (tests, load balancing)
-    bind_address: str = "127.0.0.1"
+    bind_address: str = "127.0.0.1"  # SIP (pjsip transport); 0.0.0.0 lets trunks reach it
+    # ARI (http.conf) on its own address: opening SIP to trunks must not open ARI, which
+    # only the secretary on the same host talks to.
+    http_bind_address: str = "127.0.0.1"
     sip_port: int = 5060
     http_port: int = 8088
     rtp_start: int = 10000
@@ -58,6 +61,16 @@ class AsteriskSettings(BaseModel):
         StaffPhone(name="operator", password=SecretStr("operator-local-only"))])
     codecs: list[str] = Field(default_factory=lambda: ["ulaw", "alaw"])
     start_timeout_s: float = 30.0
+
+    @property
+    def ari_host(self) -> str:
+        """The address a client on this host reaches ARI at (a wildcard bind is reached on
+        loopback)."""
+        if self.http_bind_address in ("0.0.0.0", ""):
+            return "127.0.0.1"
+        if self.http_bind_address in ("::", "[::]"):
+            return "[::1]"
+        return self.http_bind_address
 
 
 class AriSettings(BaseModel):
@@ -208,6 +221,26 @@ class TelegramSettings(BaseModel):
     funnel_file: Path | None = None
 
 
+class TwilioSettings(BaseModel):
+    """Twilio without SIP: the call webhook answers with TwiML that opens a Media Stream (a
+    websocket to /twilio/media) carrying the call as 8 kHz µ-law. Every webhook is checked
+    against X-Twilio-Signature (the auth token); hang-up and transfer use the REST API.
+    Secret: SECRETARY_TWILIO__AUTH_TOKEN."""
+
+    enabled: bool = False
+    account_sid: str = ""
+    auth_token: SecretStr = SecretStr("")
+    # The console's public https root as Twilio calls it (behind a reverse proxy): webhook
+    # signatures cover this URL, and the stream's wss:// URL is made from it. None: the
+    # URL the request arrived on (only right without a proxy in front).
+    public_url: str | None = None
+    api_base: str = "https://api.twilio.com"  # the REST API root (tests: a local stub)
+    max_calls: int = 10  # more streams at once: a polite "call again later"
+    # Persona transfer targets by name -> the number Twilio dials, e.g. reception: "+1555..."
+    transfer_numbers: dict[str, str] = Field(default_factory=dict)
+    stream_token_ttl_s: float = 60.0  # a stream must start this soon after its webhook
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SECRETARY_",
@@ -237,6 +270,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -268,7 +302,7 @@ class Settings(BaseSettings):
 
     @property
     def ari_url(self) -> str:
-        return f"http://{self.asterisk.bind_address}:{self.asterisk.http_port}/ari"
+        return f"http://{self.asterisk.ari_host}:{self.asterisk.http_port}/ari"
 
 
 def load_settings(**overrides: object) -> Settings:

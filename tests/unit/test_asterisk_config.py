@@ -79,3 +79,24 @@ def test_staff_phones_get_an_endpoint_to_transfer_to() -> None:
     assert "[operator-auth]" in pjsip and "password = pw1" in pjsip
     assert "contact = sip:boss@127.0.0.1:5071" in pjsip
     assert "[boss-auth]" not in pjsip
+
+
+def test_ari_binds_apart_from_sip() -> None:
+    # SIP open to trunks must leave ARI on loopback unless ARI's own address says otherwise.
+    settings = Settings(asterisk={"bind_address": "0.0.0.0", "http_port": 18089})
+    files = render(settings)
+    assert "bind = 0.0.0.0:5060" in files["pjsip.conf"]
+    assert "bindaddr = 127.0.0.1" in files["http.conf"]
+    assert settings.ari_url == "http://127.0.0.1:18089/ari"
+
+    # An ARI bound to every address is still reached on loopback by the local secretary.
+    settings = Settings(asterisk={"http_bind_address": "0.0.0.0", "http_port": 18089})
+    files = render(settings)
+    assert "bind = 127.0.0.1:5060" in files["pjsip.conf"]
+    assert "bindaddr = 0.0.0.0" in files["http.conf"]
+    assert settings.ari_url == "http://127.0.0.1:18089/ari"
+    assert "allowed_origins = http://127.0.0.1:18089" in files["ari.conf"]
+
+    settings = Settings(asterisk={"http_bind_address": "10.0.0.5"})
+    assert "bindaddr = 10.0.0.5" in render(settings)["http.conf"]
+    assert settings.ari_url == "http://10.0.0.5:8088/ari"
