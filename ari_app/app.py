@@ -101,13 +101,17 @@ class SecretaryApp:
             self._spawn(tolerate_gone(self.client.hangup(channel["id"])))
             return
         session = self._session_factory(self, channel)
+        if args and args != ["resumed"]:  # a resumed call keeps what its snapshot said
+            session.args = list(args)
         self.claim_channel(channel["id"], session)
         log.info(
-            "call %s from %r (%s) args=%s",
+            "call %s from %r (%s) args=%s line=%s dialled=%r",
             channel["id"],
             channel.get("caller", {}).get("number", ""),
             channel.get("name"),
             args,
+            session.line,
+            session.dialled_number,
         )
         self._spawn(self._run_session(session))
 

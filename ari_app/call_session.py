@@ -39,6 +39,14 @@ TRANSFER_CHANNEL_PREFIX = "secretary-transfer-"
 CHANNEL_END_EVENTS = ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest")
 
 
+def stasis_args(channel: dict[str, Any]) -> list[str]:
+    """The Stasis() arguments in a channel snapshot's dialplan (app name dropped)."""
+    dialplan = channel.get("dialplan") or {}
+    if dialplan.get("app_name") != "Stasis":
+        return []
+    return str(dialplan.get("app_data", "")).split(",")[1:]
+
+
 @dataclass(frozen=True)
 class CallOptions:
     audio_format: str  # ulaw | alaw | slin
@@ -66,6 +74,9 @@ class CallSession:
         self.options = options
         self.caller_id: str = channel["id"]
         self.caller_number: str = channel.get("caller", {}).get("number", "")
+        # Stasis() arguments after the app name, as the dialplan gave them: until the app
+        # sets them from StasisStart, what the channel's snapshot says (a resumed call).
+        self.args: list[str] = stasis_args(channel)
         tag = uuid.uuid4().hex[:12]
         self.bridge_id = BRIDGE_PREFIX + tag
         self.media_channel_id = MEDIA_CHANNEL_PREFIX + tag
@@ -97,6 +108,22 @@ class CallSession:
             else:
                 who = "caller" if channel_id == self.caller_id else "media channel"
                 self.end(f"{who}: {kind}")
+
+    @property
+    def line(self) -> str:
+        """Where the call came in: a trunk's name (Twilio, ...) or "local" (our own SIP)."""
+        if len(self.args) >= 2 and self.args[0] == "trunk":
+            return self.args[1]
+        return "local"
+
+    @property
+    def dialled_number(self) -> str:
+        """The number the caller dialled: `trunk,<name>,<number>` or `inbound,<extension>`."""
+        if self.args[:1] == ["trunk"]:
+            return self.args[2] if len(self.args) >= 3 else ""
+        if self.args[:1] == ["inbound"] and len(self.args) >= 2:
+            return self.args[1]
+        return ""
 
     @property
     def recording_prefix(self) -> str | None:

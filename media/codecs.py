@@ -94,6 +94,25 @@ class L16Codec(Codec):
         return audioop.byteswap(payload, 2) if _SWAP_FOR_WIRE else bytes(payload)
 
 
+class Pcm16Codec(Codec):
+    """Signed 16-bit little-endian mono PCM as is, at 8 kHz: a GSM modem's voice port
+    (SIM7600 after AT+CPCMREG=1). Identity both ways; never on an RTP wire, so its payload
+    type is only a label the link and the jitter buffer agree on (not in `_BY_FORMAT`)."""
+
+    name = "pcm16le"
+    payload_type = 96
+    bytes_per_sample = 2
+    accepted_payload_types = frozenset({96})
+
+    def encode(self, pcm16: bytes) -> bytes:
+        return bytes(pcm16) if _SWAP_FOR_WIRE else audioop.byteswap(pcm16, 2)
+
+    def decode(self, payload: bytes) -> bytes:
+        if len(payload) % 2:
+            payload = payload[:-1]  # a torn sample cannot be decoded; keep the rest aligned
+        return bytes(payload) if _SWAP_FOR_WIRE else audioop.byteswap(payload, 2)
+
+
 _BY_FORMAT: dict[str, type[Codec]] = {"ulaw": ULawCodec, "alaw": ALawCodec, "slin": L16Codec}
 
 

@@ -128,6 +128,10 @@ async def run_secretary(settings: Settings, stop: asyncio.Event | None = None) -
             max_call_seconds=options.max_call_seconds))
         console.lines = lines  # Twilio Media Streams arrive through the console's server
         resources.callback(lines.end_all, "the secretary is shutting down")
+        if settings.gsm.enabled:  # the modem's calls run on the same secretary
+            from secretary.gsm import start_gsm  # pyserial comes with the `gsm` extra
+
+            await start_gsm(settings, resources, console, lines)
         await _serve_calls(settings, options, clock, stop)
 
 

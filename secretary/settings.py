@@ -10,11 +10,13 @@ The YAML file is ``config.yaml`` in the working directory, or the path in
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +42,118 @@ class StaffPhone(BaseModel):
     contact: str | None = None  # e.g. sip:operator@127.0.0.1:5070 (no registration)
 
 
+# Twilio's published signalling gateways for Elastic SIP Trunking, one /30 per edge
+# (twilio.com/docs/sip-trunking/ip-addresses, checked 2026; Twilio adds edges now and then:
+# compare with that page before going live). Media comes from 168.86.128.0/18 instead.
+TWILIO_SIGNALLING_CIDRS = (
+    "54.172.60.0/30",  # North America, Virginia (ashburn, us1)
+    "54.244.51.0/30",  # North America, Oregon (umatilla, us2)
+    "54.171.127.192/30",  # Europe, Ireland (dublin, ie1)
+    "35.156.191.128/30",  # Europe, Frankfurt (de1)
+    "54.65.63.192/30",  # Asia Pacific, Tokyo (jp1)
+    "54.169.127.128/30",  # Asia Pacific, Singapore (sg1)
+    "54.252.254.64/30",  # Asia Pacific, Sydney (au1)
+    "177.71.206.192/30",  # South America, Sao Paulo (br1)
+)
+# Asterisk's names for the codecs a trunk may carry (`core show codecs`).
+TRUNK_CODECS = frozenset({"ulaw", "alaw", "g722", "g726", "g729", "gsm", "ilbc", "opus",
+                          "speex", "speex16", "lpc10", "adpcm", "codec2", "amr", "amrwb"})
+_TRUNK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+_NUMBER = re.compile(r"\+?[0-9]{2,20}")
+
+
+class TrunkSettings(BaseModel):
+    """A SIP trunk to the phone network, Twilio Elastic SIP Trunking by default. Calls from
+    it (identified by source address, optionally also challenged for the credentials) go
+    to Stasis(<app>,trunk,<name>,<dialled number>); persona transfer targets and callbacks
+    dial out as PJSIP/<number>@<name> or Local/<number>@secretary-outbound-<name>, shown
+    as outbound_caller_id. Paths are as Asterisk sees them (inside its chroot, if any)."""
+
+    name: str = "twilio"  # the pjsip endpoint, and the line name the app sees
+    provider: str = "twilio"  # a label for logs and comments
+    # Outbound: Twilio's termination URI host (example.pstn.twilio.com). None: inbound only.
+    host: str | None = None
+    host_port: int | None = None  # default: 5060, or 5061 with tls
+    identify_cidrs: list[str] = Field(default_factory=lambda: list(TWILIO_SIGNALLING_CIDRS))
+    # Credentials: answered when the trunk challenges us (Twilio's termination credential
+    # list); with inbound_auth the trunk's own calls are challenged too (not Twilio's way:
+    # Twilio's origination is recognised by its addresses).
+    username: str | None = None
+    password: SecretStr | None = None
+    inbound_auth: bool = False
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+    # A transport of the trunk's own on this port; None: udp shares the main SIP port,
+    # tcp uses the main port number, tls 5061.
+    port: int | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None  # to verify the trunk's certificate; None: the system's
+    tls_method: Literal["tlsv1_2", "tlsv1_3"] = "tlsv1_2"
+    media_encryption: Literal["none", "sdes"] = "none"  # sdes: SRTP, keys sent over TLS
+    codecs: list[str] = Field(default_factory=lambda: ["ulaw", "alaw"])  # Twilio: G.711 only
+    dids: list[str] = Field(default_factory=list)  # numbers it delivers to us; empty: any
+    context: str | None = None  # default: secretary-trunk-<name>
+    # NAT (on the trunk's transport): the public addresses the trunk must see in SIP and SDP,
+    # and the networks that are not behind the NAT (trusted_networks are always added).
+    external_media_address: str | None = None
+    external_signaling_address: str | None = None
+    local_net: list[str] = Field(default_factory=list)
+    outbound_caller_id: str | None = None  # e.g. your Twilio number, +15551234567
+
+    @property
+    def dialplan_context(self) -> str:
+        return self.context or f"secretary-trunk-{self.name}"
+
+    @property
+    def outbound_context(self) -> str:
+        return f"secretary-outbound-{self.name}"
+
+    @property
+    def nat(self) -> bool:
+        return bool(self.external_media_address or self.external_signaling_address)
+
+    @property
+    def own_transport(self) -> bool:
+        """Whether the trunk listens on a transport of its own (else the main UDP one)."""
+        return self.transport != "udp" or self.port is not None
+
+    @model_validator(mode="after")
+    def _check(self) -> TrunkSettings:
+        where = f"trunk {self.name!r}"
+        if not _TRUNK_NAME.fullmatch(self.name):
+            raise ValueError(f"{where}: a name is a letter, then letters, digits, - or _")
+        for cidr in [*self.identify_cidrs, *self.local_net]:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{where}: {cidr!r} is not an address or network") from None
+        if not self.identify_cidrs:
+            # Its calls come From the caller's number, never its own name: only the source
+            # address tells Asterisk that a call is the trunk's.
+            raise ValueError(f"{where}: identify_cidrs is empty; give the networks its "
+                             "calls come from")
+        if (self.username is None) != (self.password is None):
+            raise ValueError(f"{where}: username and password go together")
+        if self.inbound_auth and self.username is None:
+            raise ValueError(f"{where}: inbound_auth needs username and password")
+        if self.transport == "tls" and not (self.tls_cert_file and self.tls_key_file):
+            raise ValueError(f"{where}: transport tls needs tls_cert_file and tls_key_file "
+                             "(a certificate the trunk trusts, and its private key)")
+        if self.media_encryption == "sdes" and self.transport != "tls":
+            # SDES sends the SRTP keys in the SDP: over plain SIP anyone on the path reads them.
+            raise ValueError(f"{where}: media_encryption sdes needs transport tls")
+        unknown = [c for c in self.codecs if c not in TRUNK_CODECS]
+        if unknown or not self.codecs:
+            raise ValueError(f"{where}: codecs {unknown or '[]'} not among Asterisk's "
+                             f"{sorted(TRUNK_CODECS)} (G.711 is ulaw/alaw)")
+        self.dids = [re.sub(r"[\s().-]", "", d) for d in self.dids]
+        bad = [d for d in [*self.dids, self.outbound_caller_id or "+00"]
+               if not _NUMBER.fullmatch(d)]
+        if bad:
+            raise ValueError(f"{where}: {bad} are not phone numbers (digits, optional +)")
+        return self
+
+
 class AsteriskSettings(BaseModel):
     """How Asterisk is found or provisioned, and the ports it binds (127.0.0.1 by default)."""
 
@@ -61,6 +175,46 @@ class AsteriskSettings(BaseModel):
         StaffPhone(name="operator", password=SecretStr("operator-local-only"))])
     codecs: list[str] = Field(default_factory=lambda: ["ulaw", "alaw"])
     start_timeout_s: float = 30.0
+    trunks: list[TrunkSettings] = Field(default_factory=list)  # SIP trunks (Twilio, ...)
+
+    @model_validator(mode="after")
+    def _check_trunks(self) -> AsteriskSettings:
+        names = [t.name for t in self.trunks]
+        taken = {"local-callers", *(p.name for p in self.staff)}
+        clash = sorted({n for n in names if names.count(n) > 1 or n in taken})
+        if clash:
+            raise ValueError(f"trunk names {clash} are used twice (trunks, staff phones and "
+                             "local-callers share pjsip's names)")
+        # pjsip picks among overlapping identify sections by no rule we could rely on: a
+        # trunk's calls must never be taken for a trusted local caller, nor for another trunk.
+        owners = [("trusted_networks", ipaddress.ip_network(n, strict=False))
+                  for n in self.trusted_networks]
+        for trunk in self.trunks:
+            for cidr in trunk.identify_cidrs:
+                net = ipaddress.ip_network(cidr, strict=False)
+                for owner, other in owners:
+                    if net.version == other.version and net.overlaps(other):
+                        raise ValueError(
+                            f"trunk {trunk.name!r}: identify {cidr} overlaps {owner} "
+                            f"{other}; narrow one of them")
+                owners.append((f"trunk {trunk.name!r}", net))
+        ports = {("udp", self.sip_port): "the main SIP transport"}
+        for trunk in self.trunks:
+            if not trunk.own_transport:
+                continue
+            key = ("udp" if trunk.transport == "udp" else "tcp",
+                   trunk.port or (5061 if trunk.transport == "tls" else self.sip_port))
+            if key in ports:
+                raise ValueError(f"trunk {trunk.name!r}: {trunk.transport} port {key[1]} is "
+                                 f"taken by {ports[key]}; give it another port")
+            ports[key] = f"trunk {trunk.name!r}"
+        shared_nat = {(t.external_media_address, t.external_signaling_address,
+                       tuple(t.local_net)) for t in self.trunks
+                      if t.nat and not t.own_transport}
+        if len(shared_nat) > 1:
+            raise ValueError("trunks sharing the main UDP transport disagree on NAT addresses; "
+                             "give one of them a port of its own")
+        return self
 
     @property
     def ari_host(self) -> str:
@@ -241,6 +395,30 @@ class TwilioSettings(BaseModel):
     stream_token_ttl_s: float = 60.0  # a stream must start this soon after its webhook
 
 
+class GsmSettings(BaseModel):
+    """A GSM line on a SIM7600G-H modem. `channel_driver: none` (default): our own driver
+    talks to the modem (AT port + PCM voice port) and calls run in this process.
+    `dongle`/`quectel`: Asterisk's chan_dongle or chan_quectel owns the modem instead (the
+    config renders dongle.conf/quectel.conf and AMI), and SMS/USSD go through AMI."""
+
+    enabled: bool = False
+    at_port: str = "/dev/ttyUSB2"  # AT commands (udev may give a stable /dev/sim7600-at)
+    pcm_port: str = "/dev/ttyUSB4"  # voice as 8 kHz 16-bit PCM after AT+CPCMREG=1
+    baudrate: int = 115200
+    pin: SecretStr | None = None  # the SIM's PIN, if it asks for one
+    health_interval_s: float = 30.0
+    command_timeout_s: float = 5.0
+    reconnect_max_s: float = 30.0
+    sms_store: bool = True  # keep received and sent SMS in the database
+    channel_driver: Literal["none", "dongle", "quectel"] = "none"
+    device: str = "sim7600"  # the channel driver's device name ([sim7600] in dongle.conf)
+    context: str = "gsm-incoming"  # the driver's dialplan context for incoming calls and SMS
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "secretary-gsm"
+    ami_secret: SecretStr = SecretStr("gsm-ami-local-only")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SECRETARY_",
@@ -270,6 +448,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    gsm: GsmSettings = Field(default_factory=GsmSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
 
     @classmethod

@@ -9,11 +9,13 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from brain.store import Store
+from channels.gsm.store import SmsStore
 from channels.ratelimit import WindowLimiter
 from channels.telegram.store import BotStore
 from channels.widget.channel import WidgetChannel
 from channels.widget.store import WidgetStore
 from web import api, pages, telegram_hooks, widget
+from web import twilio as twilio_hooks
 from web.auth.csrf import csrf_middleware
 from web.auth.middleware import auth_middleware
 from web.auth.sessions import cookie_storage
@@ -32,6 +34,7 @@ from web.state import (
     LOGIN_LIMITER,
     METRICS,
     SERVICES,
+    SMS,
     STORE,
     WIDGET,
     ConsoleConfig,
@@ -73,11 +76,14 @@ def create_app(config: ConsoleConfig, store: Store, accounts: AccountStore,
     app.on_cleanup.append(lambda _: widgets.close_all())
     app[BOTS] = bots = BotStore(store)
     app.on_startup.append(lambda _: bots.create_tables())
+    app[SMS] = sms = SmsStore(store)
+    app.on_startup.append(lambda _: sms.create_tables())
     setup_templates(app)
     pages.add_routes(app.router)
     api.add_routes(app.router)
     widget.add_routes(app.router)
     telegram_hooks.add_routes(app.router)
+    twilio_hooks.setup(app)
     app.router.add_static("/static", STATIC_DIR, name="static")
     app.on_response_prepare.append(add_security_headers)
     return app

@@ -19,6 +19,7 @@ from web.auth.users import AccountStore
 from web.services import ConsoleServices, LazyStt
 from web.state import AriAccess, ConsoleConfig
 from web.system_info import engine_rows, llm_chain
+from web.twilio import twilio_config
 
 if TYPE_CHECKING:
     from secretary.settings import Settings
@@ -43,6 +44,7 @@ def console_config(settings: Settings) -> ConsoleConfig:
                       password=settings.ari.password.get_secret_value()),
         engines=engine_rows(settings),
         llm_chain=llm_chain(settings),
+        twilio=twilio_config(settings),
     )
 
 

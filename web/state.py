@@ -15,8 +15,10 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from brain.store import Store
+from channels.gsm.store import SmsStore
 from channels.ratelimit import WindowLimiter
 from channels.telegram.store import BotStore
+from channels.twilio.config import TwilioConfig
 from channels.widget.channel import WidgetChannel
 from channels.widget.ratelimit import WidgetLimits
 from web.auth.users import AccountStore, UserRecord
@@ -54,6 +56,8 @@ class ConsoleConfig:
     llm_chain: tuple[str, ...] = ()
     # The public website widget's limits.
     widget_limits: WidgetLimits = field(default_factory=WidgetLimits)
+    # Twilio without SIP (web.twilio); None: off, its routes answer 404.
+    twilio: TwilioConfig | None = None
 
 
 CONFIG = web.AppKey("config", ConsoleConfig)
@@ -70,6 +74,8 @@ WIDGET = web.AppKey("widget", WidgetChannel)
 CLIPS: web.AppKey[ExpiringDict[str, bytes]] = web.AppKey("clips")
 # The Telegram bots as the admin edits them (the running ones are services.telegram).
 BOTS = web.AppKey("telegram_bots", BotStore)
+# The GSM line's SMS, received and sent (the modem itself is services.gsm).
+SMS = web.AppKey("gsm_sms", SmsStore)
 
 USER = web.RequestKey("user", UserRecord)
 AUTH_VIA = web.RequestKey("auth_via", str)  # "session" or "token"

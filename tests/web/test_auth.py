@@ -103,7 +103,9 @@ async def test_every_route_but_the_public_ones_needs_a_login(console: Console) -
                         "widget.handoff"})
     # Machines posting with a shared secret: Telegram, YooMoney, GitHub (web.telegram_hooks).
     hooks = frozenset({"telegram.webhook", "payments.yoomoney", "webhooks.github"})
-    assert frozenset({"login", "health", "metrics", "static"}) | widget | hooks \
+    # Twilio: webhooks signed with X-Twilio-Signature, the stream by its token (web.twilio).
+    twilio = frozenset({"twilio.voice", "twilio.status", "twilio.media"})
+    assert frozenset({"login", "health", "metrics", "static"}) | widget | hooks | twilio \
         == PUBLIC_ROUTES
     checked = 0
     for resource in console.client.app.router.resources():

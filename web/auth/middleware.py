@@ -28,13 +28,16 @@ WIDGET_ROUTES = frozenset({"widget.script", "widget.script_query", "widget.confi
 # Machines posting to us (Telegram, YooMoney, GitHub): each request proves itself by a
 # shared secret, checked in constant time (see web.telegram_hooks).
 MACHINE_HOOKS = frozenset({"telegram.webhook", "payments.yoomoney", "webhooks.github"})
+# Twilio's webhooks (X-Twilio-Signature) and its Media Stream socket (a stream token from
+# our own TwiML): see web.twilio.
+TWILIO_HOOKS = frozenset({"twilio.voice", "twilio.status", "twilio.media"})
 PUBLIC_ROUTES = frozenset({"login", "health", "metrics", "static"}) | WIDGET_ROUTES \
-    | MACHINE_HOOKS
+    | MACHINE_HOOKS | TWILIO_HOOKS
 # Unsafe routes the CSRF check skips: the widget's cross-origin JSON endpoints. They carry
 # no console cookie to ride on, and each checks the request's Origin against its widget's
 # allowed origins (CORS) instead.
 CSRF_EXEMPT_ROUTES = frozenset({"widget.session_new", "widget.message", "widget.handoff"}) \
-    | MACHINE_HOOKS  # no browser form, no cookie: their secrets are the check
+    | MACHINE_HOOKS | TWILIO_HOOKS  # no browser form, no cookie: their secrets are the check
 ANY_ROLE_ACTIONS = frozenset({"logout"})  # unsafe methods a viewer may use
 SAFE_METHODS = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 API_PREFIX = "api."

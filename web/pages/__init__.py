@@ -9,6 +9,7 @@ from web.pages import (
     calls,
     chat,
     dashboard,
+    gsm,
     login,
     messages,
     personas,
@@ -22,5 +23,5 @@ from web.pages import (
 
 def add_routes(router: web.UrlDispatcher) -> None:
     for area in (login, dashboard, calls, messages, recordings, users, personas, system, chat,
-                 voices, widgets, bots):
+                 voices, widgets, bots, gsm):
         area.add_routes(router)
