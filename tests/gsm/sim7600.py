@@ -154,6 +154,12 @@ class Sim7600Simulator:
         self.state.call, self.state.pcmreg = "idle", False
 
     @property
+    def pcm_fd(self) -> int:
+        """The modem's end of the voice port (for tests that play the modem by hand)."""
+        assert self._pcm is not None, "unplugged"
+        return self._pcm.master
+
+    @property
     def plugged(self) -> bool:
         return self._at is not None
 

@@ -6,19 +6,26 @@ recovering from a modem that hangs or disappears."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from ari_app.behaviours import EchoBehaviour
+from ari_app.line_call import LineCallOptions, LineCalls
 from brain.store import Store
 from channels.gsm.modem import Sim7600, csq_to_dbm, parse_cusd
 from channels.gsm.service import GsmService
 from channels.gsm.store import SmsRecord, SmsStore
+from media.clock import FrameClock
+from secretary.gsm import start_gsm
+from secretary.settings import Settings
 from tests.gsm.conftest import fast_config, until
 from tests.gsm.sim7600 import Sim7600Simulator
 from tests.gsm.test_pdu import DELIVER_PRIVET
+from web.services import ConsoleServices
 
 
 class Calls:
@@ -265,3 +272,25 @@ async def test_unplugged_and_replugged(sim: Sim7600Simulator) -> None:
         assert (await service.modem.refresh_status()).signal_dbm == -73
     finally:
         await service.stop()
+
+
+async def test_the_process_edge_starts_the_line_from_settings(sim: Sim7600Simulator,
+                                                              tmp_path: Path) -> None:
+    settings = Settings(calls_log_dir=tmp_path / "calls_log", gsm={
+        "enabled": True, "at_port": str(sim.at_path), "pcm_port": str(sim.pcm_path),
+        "health_interval_s": 0.2})
+    (tmp_path / "calls_log").mkdir()
+    console = ConsoleServices()
+    clock = FrameClock()
+    lines = LineCalls(lambda: EchoBehaviour(None), clock,
+                      LineCallOptions(calls_log_dir=settings.calls_log_dir))
+    async with contextlib.AsyncExitStack() as resources:
+        service = await start_gsm(settings, resources, console, lines)
+        assert service is not None and console.gsm is service
+        await service.modem.wait_ready(5)
+        sim.deliver(DELIVER_PRIVET)
+        [record] = await until_stored(service, 1)
+        assert record.text == "Привет"
+    assert not service.status().connected  # stopped with the process's resources
+    assert await start_gsm(Settings(gsm={"enabled": True, "channel_driver": "dongle"}),
+                           contextlib.AsyncExitStack(), console, lines) is None

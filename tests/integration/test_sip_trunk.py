@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 
 from asterisk.server import AsteriskServer
-from secretary.caller.baresip import _prepare_workdir, config_text, write_wav
+from secretary.caller.baresip import _prepare_workdir, config_text, read_dump, write_wav
 from secretary.cli import build_server
 from secretary.settings import Settings
 from tests.integration.conftest import TEST_PORTS, TEST_STAFF, Secretary
 from tests.integration.test_phone_call import after_greeting, caller_signal, greeting_8k
-from tests.signal_analysis import band_fraction
+from tests.signal_analysis import band_fraction, find_sound
 from tests.sip_caller import SipCaller
 
 pytestmark = pytest.mark.integration
@@ -252,7 +252,8 @@ class FarEnd:
 
 
 async def test_calls_out_leave_through_the_trunk_showing_our_number(
-        trunk_asterisk: tuple[AsteriskServer, str], ari, tmp_path: Path) -> None:
+        trunk_asterisk: tuple[AsteriskServer, str], secretary: Secretary, ari,
+        tmp_path: Path) -> None:
     server, _ = trunk_asterisk
     async with FarEnd(tmp_path / "far") as far:
         # A transfer: ARI originates to PJSIP/<number>@twilio with the caller's own number,
@@ -261,9 +262,15 @@ async def test_calls_out_leave_through_the_trunk_showing_our_number(
                             app_args="transfer", caller_id=CALLER, timeout_s=5)
         first = await far.established_calls(1)
         assert first and first[0].startswith(f"sip:{DID}@"), far.log()[-3000:]
-        # A callback through the dialplan's outbound context (Local channel).
+        # A callback: the dialplan's outbound context rings the number, and whoever answers
+        # talks to the secretary (extension 100).
         server.cli(f"channel originate Local/{FAR_END}@secretary-outbound-twilio "
-                   "application Wait 1")
+                   f"extension {secretary.settings.asterisk.extension}@secretary-inbound")
         both = await far.established_calls(2)
         assert len(both) == 2 and both[1].startswith(f"sip:{DID}@"), far.log()[-3000:]
+        await asyncio.sleep(6)  # the greeting (3.7 s) and a little echo
     assert CALLER not in far.log()
+    dumps = sorted((tmp_path / "far").glob("dump-*-dec.wav"))
+    heard, _ = read_dump(dumps[-1])
+    _, score = find_sound(heard, greeting_8k(secretary))
+    assert score > 0.8, f"the called-back phone did not hear the greeting ({score:.2f})"
