@@ -108,10 +108,12 @@ class AsteriskServer:
         asterisk_settings,
         ari_settings,
         state_dir: Path,
+        gsm_settings=None,
     ) -> None:
         self.install = install
         self.settings = asterisk_settings
         self.ari = ari_settings
+        self.gsm = gsm_settings  # a GSM channel driver (chan_dongle/quectel) gets its config
         self.instance = asterisk_settings.instance
         inner = (
             f"/srv/secretary/{self.instance}"
@@ -154,6 +156,7 @@ class AsteriskServer:
             ari_password=self.ari.password.get_secret_value(),
             dirs=self.dirs,
             instance=self.instance,
+            gsm=self.gsm,
         )
         write_config(self.install.host_path(self.dirs.etc), files)
         for d in (self.dirs.db, self.dirs.spool, self.dirs.run, self.dirs.log, self.dirs.cache):

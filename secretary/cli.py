@@ -42,6 +42,7 @@ def build_server(settings: Settings, provision: bool = True) -> AsteriskServer:
         asterisk_settings=settings.asterisk,
         ari_settings=settings.ari,
         state_dir=settings.state_dir,
+        gsm_settings=settings.gsm,
     )
 
 

@@ -44,3 +44,21 @@ def test_the_chosen_driver_gets_its_file_ami_and_dialplan(driver: str) -> None:
     assert "[gsm-incoming]" in dialplan
     assert "exten => s,1,NoOp(GSM call" in dialplan and "Stasis(sec2,inbound,100)" in dialplan
     assert "exten => sms,1," in dialplan
+
+
+def test_the_instance_the_secretary_starts_renders_the_driver(tmp_path) -> None:
+    # `secretary asterisk up` and the Ansible role render through AsteriskServer: the GSM
+    # settings must reach it, or a site with chan_dongle gets no dongle.conf.
+    from secretary.cli import build_server
+
+    root = tmp_path / "root"  # stands in for a provisioned chroot: only files are written
+    (root / "usr/lib/asterisk/modules").mkdir(parents=True)
+    (root / ".secretary-provisioned").touch()
+    settings = Settings(state_dir=tmp_path, asterisk={"instance": "gsm-test", "mode": "chroot",
+                                                      "chroot_dir": root},
+                        gsm={"channel_driver": "dongle"})
+    server = build_server(settings, provision=False)
+    server.render()
+    etc = server.install.host_path(server.dirs.etc)
+    assert (etc / "dongle.conf").is_file() and (etc / "manager.conf").is_file()
+    assert "gsm-incoming" in (etc / "extensions.conf").read_text()

@@ -34,14 +34,15 @@ def main() -> int:
                             log="/var/log/asterisk", cache="/var/cache/asterisk")
         files = render_all(asterisk=settings.asterisk, ari=settings.ari,
                            ari_password=settings.ari.password.get_secret_value(),
-                           dirs=dirs, instance=settings.asterisk.instance)
+                           dirs=dirs, instance=settings.asterisk.instance, gsm=settings.gsm)
         before = digest(target)
         if {p.name: p.read_text() for p in target.glob("*.conf")} != files:
             write_config(target, files)
     else:
         install = resolve_install(mode, settings.chroot_dir, provision=False)
         server = AsteriskServer(install, asterisk_settings=settings.asterisk,
-                                ari_settings=settings.ari, state_dir=settings.state_dir)
+                                ari_settings=settings.ari, state_dir=settings.state_dir,
+                                gsm_settings=settings.gsm)
         target = install.host_path(server.dirs.etc)
         before = digest(target)
         server.render()  # writes the files and creates the instance's directories
