@@ -130,18 +130,29 @@ async def _signed_params(request: web.Request,
     return None, f"Forbidden: {why} X-Twilio-Signature for {url}\n"
 
 
-def _xml(document: str) -> web.Response:
-    return web.Response(text=document, content_type="application/xml")
-
-
-async def voice_webhook(request: web.Request) -> web.StreamResponse:
-    """An incoming call: connect it to our websocket, or say politely why not."""
+async def _signed_webhook(
+        request: web.Request) -> tuple[TwilioChannel, dict[str, str]] | web.Response:
+    """The channel and the webhook's parameters; or the answer when Twilio is off (404) or
+    the signature does not hold (403)."""
     channel = _channel(request)
     if channel is None:
         return _off()
     params, refusal = await _signed_params(request, channel)
     if params is None:
         return web.Response(status=403, text=refusal)
+    return channel, params
+
+
+def _xml(document: str) -> web.Response:
+    return web.Response(text=document, content_type="application/xml")
+
+
+async def voice_webhook(request: web.Request) -> web.StreamResponse:
+    """An incoming call: connect it to our websocket, or say politely why not."""
+    checked = await _signed_webhook(request)
+    if isinstance(checked, web.Response):
+        return checked
+    channel, params = checked
     call_sid = params.get("CallSid", "")
     if not call_sid:
         return web.Response(status=400, text="CallSid is missing\n")
@@ -163,12 +174,10 @@ async def voice_webhook(request: web.Request) -> web.StreamResponse:
 
 async def status_webhook(request: web.Request) -> web.StreamResponse:
     """Call status (configured on the number) and stream status (from our TwiML)."""
-    channel = _channel(request)
-    if channel is None:
-        return _off()
-    params, refusal = await _signed_params(request, channel)
-    if params is None:
-        return web.Response(status=403, text=refusal)
+    checked = await _signed_webhook(request)
+    if isinstance(checked, web.Response):
+        return checked
+    channel, params = checked
     call_sid = params.get("CallSid", "")
     status = params.get("CallStatus") or params.get("StreamEvent") or ""
     log.info("twilio status of %s: %s", call_sid, status or "(none)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 import serial
 
 from channels.gsm.errors import AtCommandError, AtError, AtTimeout, PortGone
+from channels.gsm.serial_port import SerialPort
 
 log = logging.getLogger(__name__)
 
@@ -69,66 +69,38 @@ class AtCounters:
     stray: int = 0  # result codes that answered no command (a late answer after a timeout)
 
 
-class AtChannel:
+class AtChannel(SerialPort):
     """Open with `open()` (raises `PortGone`), then `await command(...)`."""
+
+    role = "modem AT port"
 
     def __init__(self, port: str, baudrate: int = 115200, *,
                  on_urc: Callable[[str], None] | None = None,
                  on_lost: Callable[[str], None] | None = None) -> None:
-        self.port = port
-        self.baudrate = baudrate
+        super().__init__(port, baudrate, on_lost=on_lost)
         self.on_urc = on_urc
-        self.on_lost = on_lost
         self.counters = AtCounters()
-        self._serial: serial.Serial | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._buf = bytearray()
         self._pending: _Pending | None = None
         self._lock = asyncio.Lock()
-        self._closed = True
 
     # ---- lifetime ---------------------------------------------------------------------
 
     def open(self) -> None:
-        try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=2)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortGone(f"cannot open {self.port}: {exc}") from None
-        self._loop = asyncio.get_running_loop()
-        self._closed = False
         self._buf.clear()
-        self._loop.add_reader(self._serial.fileno(), self._on_readable)
+        self._open_port(write_timeout=2)
 
     @property
     def is_open(self) -> bool:
         return not self._closed
 
-    def close(self) -> None:
-        """Close the port (safe twice); a command under way fails with `PortGone`."""
-        self._shut("the AT port was closed")
-
-    def _shut(self, reason: str) -> bool:
-        if self._closed:
-            return False
-        self._closed = True
-        if self._serial is not None:
-            if self._loop is not None:
-                with contextlib.suppress(Exception):
-                    self._loop.remove_reader(self._serial.fileno())
-            with contextlib.suppress(Exception):
-                self._serial.close()
+    def _closing(self, reason: str) -> None:
+        # a command under way fails with `PortGone`
         pending, self._pending = self._pending, None
         if pending is not None:
             for future in (pending.done, pending.prompt):
                 if future is not None and not future.done():
                     future.set_exception(PortGone(f"{pending.command}: {reason}"))
-        return True
-
-    def _lost(self, reason: str) -> None:
-        if self._shut(reason):
-            log.warning("modem port %s lost: %s", self.port, reason)
-            if self.on_lost is not None:
-                self.on_lost(reason)
 
     # ---- commands ---------------------------------------------------------------------
 
@@ -185,19 +157,7 @@ class AtChannel:
 
     # ---- reading ----------------------------------------------------------------------
 
-    def _on_readable(self) -> None:
-        if self._closed or self._serial is None:
-            return
-        try:
-            data = os.read(self._serial.fileno(), 4096)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._lost(f"read failed: {exc}")
-            return
-        if not data:  # end of file: the device is gone (USB unplugged, the pty closed)
-            self._lost("the port closed")
-            return
+    def _received(self, data: bytes) -> None:
         self._buf += data
         self._parse()
 

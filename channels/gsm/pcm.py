@@ -9,43 +9,34 @@ The port vanishing (USB re-enumeration) is reported once through `on_lost`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import os
 from collections.abc import Callable, Collection
 from typing import Any
 
-import serial
-
-from channels.gsm.at import PortGone
+from channels.gsm.serial_port import SerialPort
 from media.link import FrameLinkStats, FrameNumberer
 from media.rtp import RtpPacket
-
-log = logging.getLogger(__name__)
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
 FRAME_SAMPLES = FRAME_BYTES // 2
 MAX_BACKLOG_FRAMES = 5  # the port not draining (modem stalled): drop rather than pile up
 
 
-class PcmSerialLink:
+class PcmSerialLink(SerialPort):
     """Open with `open()` (raises `PortGone`); `CallMedia` sets `on_packet`."""
+
+    role = "GSM voice port"
+    read_size = 8192
 
     def __init__(self, port: str, payload_type: int, baudrate: int = 115200, *,
                  on_lost: Callable[[str], None] | None = None) -> None:
-        self.port = port
-        self.baudrate = baudrate
-        self.on_lost = on_lost
+        super().__init__(port, baudrate, on_lost=on_lost)
         self.on_packet: Callable[[RtpPacket], Any] | None = None
         self.payload_types: Collection[int] | None = None
         self._numberer = FrameNumberer(payload_type)
         self._stats = FrameLinkStats()
-        self._serial: serial.Serial | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._in = bytearray()
         self._out = bytearray()
-        self._closed = True
         self.dropped_bytes = 0  # a torn frame at the end of the call
 
     @property
@@ -53,31 +44,13 @@ class PcmSerialLink:
         return self._stats
 
     def open(self) -> PcmSerialLink:
-        try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=0)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise PortGone(f"cannot open the voice port {self.port}: {exc}") from None
-        self._serial.reset_input_buffer()  # voice from before this call is not this call's
-        self._loop = asyncio.get_running_loop()
-        self._closed = False
-        self._loop.add_reader(self._serial.fileno(), self._on_readable)
+        port = self._open_port(write_timeout=0)
+        port.reset_input_buffer()  # voice from before this call is not this call's
         return self
 
     # ---- incoming ---------------------------------------------------------------------
 
-    def _on_readable(self) -> None:
-        if self._closed or self._serial is None:
-            return
-        try:
-            data = os.read(self._serial.fileno(), 8192)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._lost(f"read failed: {exc}")
-            return
-        if not data:
-            self._lost("the port closed")
-            return
+    def _received(self, data: bytes) -> None:
         self._stats.received += 1
         self._in += data
         while len(self._in) >= FRAME_BYTES:
@@ -120,28 +93,7 @@ class PcmSerialLink:
 
     # ---- lifetime ---------------------------------------------------------------------
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _closing(self, reason: str) -> None:
         self.dropped_bytes += len(self._in)
         self._in.clear()
         self._out.clear()
-        if self._serial is not None:
-            if self._loop is not None:
-                with contextlib.suppress(Exception):
-                    self._loop.remove_reader(self._serial.fileno())
-            with contextlib.suppress(Exception):
-                self._serial.close()
-
-    def _lost(self, reason: str) -> None:
-        if self._closed:
-            return
-        self.close()
-        log.warning("GSM voice port %s lost: %s", self.port, reason)
-        if self.on_lost is not None:
-            self.on_lost(reason)
