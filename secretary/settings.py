@@ -32,6 +32,16 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("SECRETARY_STATE_DIR", Path.home() / ".cache" / "ai-secretary"))
 
 
+DEFAULT_STAFF_PASSWORD = "operator-local-only"  # fine on loopback, refused beyond it
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or a wildcard: assume it is reachable
+
+
 class StaffPhone(BaseModel):
     """A human the secretary can put callers through to (persona transfer endpoint
     PJSIP/<name>): a softphone registers as <name> with the password, or a fixed
@@ -172,7 +182,7 @@ class AsteriskSettings(BaseModel):
     trusted_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8"])
     extension: str = "100"
     staff: list[StaffPhone] = Field(default_factory=lambda: [
-        StaffPhone(name="operator", password=SecretStr("operator-local-only"))])
+        StaffPhone(name="operator", password=SecretStr(DEFAULT_STAFF_PASSWORD))])
     codecs: list[str] = Field(default_factory=lambda: ["ulaw", "alaw"])
     start_timeout_s: float = 30.0
     trunks: list[TrunkSettings] = Field(default_factory=list)  # SIP trunks (Twilio, ...)
@@ -214,6 +224,21 @@ class AsteriskSettings(BaseModel):
         if len(shared_nat) > 1:
             raise ValueError("trunks sharing the main UDP transport disagree on NAT addresses; "
                              "give one of them a port of its own")
+        return self
+
+    @model_validator(mode="after")
+    def _check_staff_when_exposed(self) -> AsteriskSettings:
+        # Staff phones are identified by the user name in From before the address: once SIP
+        # listens beyond loopback, one without a real password can be claimed by anybody.
+        if _is_loopback(self.bind_address):
+            return self
+        for person in self.staff:
+            secret = person.password.get_secret_value() if person.password else ""
+            if not secret or secret == DEFAULT_STAFF_PASSWORD:
+                raise ValueError(
+                    f"staff phone {person.name!r} needs its own password (asterisk.staff) "
+                    f"when SIP listens on {self.bind_address}: anyone who reaches SIP could "
+                    "otherwise pose as it")
         return self
 
     @property

@@ -21,6 +21,7 @@ import shutil
 import socket
 import struct
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -39,9 +40,9 @@ class CallFailed(RuntimeError):
     """The call was refused, never answered, or could not be placed."""
 
 
-def free_udp_port() -> int:
+def free_udp_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -157,14 +158,16 @@ def read_dump(path: Path) -> tuple[np.ndarray, int]:
 
 
 def config_text(workdir: Path, audio_source: Path, ctrl_port: int | None,
-                module_dir: Path = MODULE_DIR, sip_port: int | None = None) -> str:
+                module_dir: Path = MODULE_DIR, sip_port: int | None = None, *,
+                local_ip: str = "127.0.0.1", extra_modules: Sequence[str] = ()) -> str:
     """baresip's `config` for a headless phone on loopback (sip_port: a fixed one, for a
-    phone others call; default: any free port)."""
+    phone others call; default: any free port). `local_ip`: another loopback address, for
+    a phone posing as a trunk; `extra_modules`: e.g. srtp.so, g722.so."""
     lines = [
         "poll_method epoll",
-        f"sip_listen 127.0.0.1:{sip_port or free_udp_port()}",
+        f"sip_listen {local_ip}:{sip_port or free_udp_port(local_ip)}",
         # "lo" fails with "could not get IPv4 address" (FINDINGS.md §2)
-        "net_interface 127.0.0.1",
+        f"net_interface {local_ip}",
         f"audio_source aufile,{audio_source}",
         # No sound card: sndfile's dump is the ear. The player must still pace itself:
         # ALSA's "null" device never blocks, so baresip's player thread spun a whole core.
@@ -176,6 +179,7 @@ def config_text(workdir: Path, audio_source: Path, ctrl_port: int | None,
         "rtp_ports 30000-39999",
         f"module_path {module_dir}",
         "module g711.so",
+        *(f"module {module}" for module in extra_modules),
         "module aufile.so",
         "module aubridge.so",
         "module sndfile.so",
@@ -188,8 +192,12 @@ def config_text(workdir: Path, audio_source: Path, ctrl_port: int | None,
     return "\n".join([*lines, ""])
 
 
-def _prepare_workdir(workdir: Path, user: str, audio_source: Path, ctrl_port: int | None,
-                     module_dir: Path) -> None:
+def prepare_workdir(workdir: Path, user: str, audio_source: Path, ctrl_port: int | None,
+                    module_dir: Path, *, local_ip: str = "127.0.0.1",
+                    account_params: str = "audio_codecs=PCMU", transport: str | None = None,
+                    extra_modules: Sequence[str] = ()) -> None:
+    """A baresip config folder: `config` and one account (`<sip:user@local_ip>` with
+    `account_params`, e.g. `audio_codecs=G722;mediaenc=srtp-mand`)."""
     if shutil.which("baresip") is None:
         raise BaresipError("baresip is not installed (scripts/bootstrap.sh installs it: "
                            "apt-get install --no-install-recommends baresip-core)")
@@ -198,8 +206,12 @@ def _prepare_workdir(workdir: Path, user: str, audio_source: Path, ctrl_port: in
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("dump-*.wav"):  # a dump from an earlier call would be read instead
         old.unlink()
-    (workdir / "config").write_text(config_text(workdir, audio_source, ctrl_port, module_dir))
-    (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1>;regint=0;audio_codecs=PCMU\n")
+    (workdir / "config").write_text(config_text(workdir, audio_source, ctrl_port, module_dir,
+                                                local_ip=local_ip,
+                                                extra_modules=extra_modules))
+    uri_params = f";transport={transport}" if transport else ""
+    (workdir / "accounts").write_text(
+        f"<sip:{user}@{local_ip}{uri_params}>;regint=0;{account_params}\n")
 
 
 def _log_tail(workdir: Path, chars: int = 3000) -> str:
@@ -225,10 +237,16 @@ class SipCaller:
     user: str = "tester"
     seconds: float = 10.0
     module_dir: Path = MODULE_DIR
+    local_ip: str = "127.0.0.1"  # SIP and RTP leave from here
+    account_params: str = "audio_codecs=PCMU"
+    transport: str | None = None  # e.g. "tls"
+    extra_modules: tuple[str, ...] = ()
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
 
     async def start(self) -> None:
-        _prepare_workdir(self.workdir, self.user, self.speak_wav, None, self.module_dir)
+        prepare_workdir(self.workdir, self.user, self.speak_wav, None, self.module_dir,
+                        local_ip=self.local_ip, account_params=self.account_params,
+                        transport=self.transport, extra_modules=self.extra_modules)
         self.process = await asyncio.create_subprocess_exec(
             "baresip", "-4", "-f", str(self.workdir), "-t", str(int(self.seconds)),
             "-e", f"/dial {self.target}",
@@ -315,7 +333,7 @@ class BaresipPhone:
     async def start(self, timeout_s: float = 10.0) -> None:
         """Start baresip and connect to its control socket."""
         port = free_tcp_port()
-        _prepare_workdir(self.workdir, self.user, self.idle_wav, port, self.module_dir)
+        prepare_workdir(self.workdir, self.user, self.idle_wav, port, self.module_dir)
         self._process = await asyncio.create_subprocess_exec(
             "baresip", "-4", "-f", str(self.workdir),
             stdin=asyncio.subprocess.DEVNULL,

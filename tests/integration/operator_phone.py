@@ -19,6 +19,7 @@ class OperatorPhone:
     speak_wav: Path
     port: int
     user: str = "operator"
+    local_ip: str = "127.0.0.1"  # another loopback address: a phone "out there"
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
 
     async def __aenter__(self) -> OperatorPhone:
@@ -26,9 +27,10 @@ class OperatorPhone:
             raise RuntimeError("baresip is not installed (scripts/bootstrap.sh installs it)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "config").write_text(
-            config_text(self.workdir, self.speak_wav, None, sip_port=self.port))
+            config_text(self.workdir, self.speak_wav, None, sip_port=self.port,
+                        local_ip=self.local_ip))
         (self.workdir / "accounts").write_text(
-            f"<sip:{self.user}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n")
+            f"<sip:{self.user}@{self.local_ip}>;regint=0;answermode=auto;audio_codecs=PCMU\n")
         self.process = await asyncio.create_subprocess_exec(
             "baresip", "-4", "-f", str(self.workdir),
             stdin=asyncio.subprocess.DEVNULL,

@@ -23,10 +23,11 @@ import numpy as np
 import pytest
 
 from asterisk.server import AsteriskServer
-from secretary.caller.baresip import _prepare_workdir, config_text, read_dump, write_wav
+from secretary.caller.baresip import read_dump, write_wav
 from secretary.cli import build_server
 from secretary.settings import Settings
 from tests.integration.conftest import TEST_PORTS, TEST_STAFF, Secretary
+from tests.integration.operator_phone import OperatorPhone
 from tests.integration.test_phone_call import after_greeting, caller_signal, greeting_8k
 from tests.signal_analysis import band_fraction, find_sound
 from tests.sip_caller import SipCaller
@@ -100,29 +101,10 @@ class TrunkCaller(SipCaller):
     def __init__(self, workdir: Path, speak_wav: Path, target: str, *, seconds: float,
                  source_ip: str = TRUNK_IP, account: str = "audio_codecs=PCMU",
                  modules: tuple[str, ...] = ()) -> None:
-        super().__init__(workdir, speak_wav, target, user=CALLER, seconds=seconds)
-        self.source_ip = source_ip
-        self.account = account
-        self.modules = modules
-
-    async def start(self) -> None:
-        _prepare_workdir(self.workdir, self.user, self.speak_wav, None, self.module_dir)
-        text = config_text(self.workdir, self.speak_wav, None, self.module_dir)
-        text = (text.replace("sip_listen 127.0.0.1:", f"sip_listen {self.source_ip}:")
-                .replace("net_interface 127.0.0.1", f"net_interface {self.source_ip}"))
-        for module in self.modules:
-            text = text.replace("module g711.so\n", f"module g711.so\nmodule {module}\n")
-        (self.workdir / "config").write_text(text)
-        transport = ";transport=tls" if "tls" in self.target else ""
-        (self.workdir / "accounts").write_text(
-            f"<sip:{self.user}@{self.source_ip}{transport}>;regint=0;{self.account}\n")
-        self.process = await asyncio.create_subprocess_exec(
-            "baresip", "-4", "-f", str(self.workdir), "-t", str(int(self.seconds)),
-            "-e", f"/dial {self.target}",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=(self.workdir / "baresip.log").open("wb"),
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        super().__init__(workdir, speak_wav, target, user=CALLER, seconds=seconds,
+                         local_ip=source_ip, account_params=account,
+                         transport="tls" if "tls" in target else None,
+                         extra_modules=modules)
 
     def log(self) -> str:
         return (self.workdir / "baresip.log").read_text(errors="replace").replace("\r", "\n")
@@ -207,36 +189,14 @@ async def test_tls_and_srtp_carry_a_trunk_call(
     assert_reached_the_secretary(caller, secretary, "secure")
 
 
-class FarEnd:
+class FarEnd(OperatorPhone):
     """A phone out on the "phone network": baresip answering at TRUNK_IP:FAR_END_PORT as
     FAR_END, logging who called."""
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def __aenter__(self) -> FarEnd:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        silence = write_wav(self.workdir / "silence.wav", np.zeros(8000 * 10))
-        text = config_text(self.workdir, silence, None, sip_port=FAR_END_PORT)
-        text = (text.replace("sip_listen 127.0.0.1:", f"sip_listen {TRUNK_IP}:")
-                .replace("net_interface 127.0.0.1", f"net_interface {TRUNK_IP}"))
-        (self.workdir / "config").write_text(text)
-        (self.workdir / "accounts").write_text(
-            f"<sip:{FAR_END}@{TRUNK_IP}>;regint=0;answermode=auto;audio_codecs=PCMU\n")
-        self.process = await asyncio.create_subprocess_exec(
-            "baresip", "-4", "-f", str(self.workdir), stdin=asyncio.subprocess.DEVNULL,
-            stdout=(self.workdir / "baresip.log").open("wb"), stderr=asyncio.subprocess.STDOUT)
-        await asyncio.sleep(1.0)  # let it bind its SIP port
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
+        workdir.mkdir(parents=True, exist_ok=True)
+        silence = write_wav(workdir / "silence.wav", np.zeros(8000 * 10))
+        super().__init__(workdir, silence, FAR_END_PORT, user=FAR_END, local_ip=TRUNK_IP)
 
     def log(self) -> str:
         return (self.workdir / "baresip.log").read_text(errors="replace").replace("\r", "\n")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from asterisk.config import CONTEXT, InstanceDirs, render_all, write_config
 from secretary.settings import Settings
 
@@ -83,7 +86,8 @@ def test_staff_phones_get_an_endpoint_to_transfer_to() -> None:
 
 def test_ari_binds_apart_from_sip() -> None:
     # SIP open to trunks must leave ARI on loopback unless ARI's own address says otherwise.
-    settings = Settings(asterisk={"bind_address": "0.0.0.0", "http_port": 18089})
+    settings = Settings(asterisk={"bind_address": "0.0.0.0", "http_port": 18089,
+                                  "staff": [{"name": "operator", "password": "s3cret-pw"}]})
     files = render(settings)
     assert "bind = 0.0.0.0:5060" in files["pjsip.conf"]
     assert "bindaddr = 127.0.0.1" in files["http.conf"]
@@ -100,3 +104,14 @@ def test_ari_binds_apart_from_sip() -> None:
     settings = Settings(asterisk={"http_bind_address": "10.0.0.5"})
     assert "bindaddr = 10.0.0.5" in render(settings)["http.conf"]
     assert settings.ari_url == "http://10.0.0.5:8088/ari"
+
+
+def test_staff_phones_need_their_own_password_once_sip_is_reachable() -> None:
+    Settings()  # loopback: the local default password is fine
+    for staff in ([{"name": "operator"}],  # no password at all
+                  [{"name": "operator", "password": "operator-local-only"}]):  # the default
+        with pytest.raises(ValidationError, match="needs its own password"):
+            Settings(asterisk={"bind_address": "0.0.0.0", "staff": staff})
+    exposed = Settings(asterisk={"bind_address": "192.0.2.10",
+                                 "staff": [{"name": "boss", "password": "long-and-own"}]})
+    assert "bind = 192.0.2.10:5060" in render(exposed)["pjsip.conf"]
