@@ -1,6 +1,8 @@
 """Wires the GSM line into the secretary process: the SIM7600 driver from the `gsm`
 settings, its SMS table on the secretary's database, the console's GSM page, and incoming
-calls answered and run by the same secretary as Asterisk's calls (`LineCalls`).
+calls answered and run by the same secretary as Asterisk's calls (`LineCalls`). With a
+channel driver (`gsm.channel_driver`), Asterisk owns the modem and its calls; the console
+then gets SMS, USSD and the modem's state through AMI (`AmiGsmService`).
 
 One call at a time: the modem carries one. A caller ringing while a call is up is turned
 away by the driver; the secretary answers the next one once the line is free.
@@ -13,6 +15,8 @@ import contextlib
 import logging
 
 from ari_app.line_call import LineCall, LineCalls
+from channels.gsm.ami import AmiConfig
+from channels.gsm.ami_service import AmiGsmService
 from channels.gsm.at import AtError
 from channels.gsm.line import GsmLine
 from channels.gsm.modem import ModemConfig, Sim7600
@@ -33,6 +37,13 @@ def modem_config(gsm: GsmSettings) -> ModemConfig:
         pin=gsm.pin.get_secret_value() if gsm.pin else None,
         command_timeout_s=gsm.command_timeout_s, health_interval_s=gsm.health_interval_s,
         reconnect_max_s=gsm.reconnect_max_s)
+
+
+def ami_config(gsm: GsmSettings) -> AmiConfig:
+    driver = "dongle" if gsm.channel_driver == "dongle" else "quectel"
+    return AmiConfig(host=gsm.ami_host, port=gsm.ami_port, username=gsm.ami_username,
+                     secret=gsm.ami_secret.get_secret_value(), driver=driver,
+                     device=gsm.device, timeout_s=gsm.command_timeout_s)
 
 
 class GsmCalls:
@@ -105,13 +116,24 @@ class GsmCalls:
 
 
 async def start_gsm(settings: Settings, resources: contextlib.AsyncExitStack,
-                    console: ConsoleServices, lines: LineCalls) -> GsmService | None:
-    """Run the GSM line for the life of `resources` (only with our own driver: with
-    chan_dongle/chan_quectel, Asterisk owns the modem and its calls come through ARI)."""
+                    console: ConsoleServices, lines: LineCalls
+                    ) -> GsmService | AmiGsmService | None:
+    """Run the GSM line for the life of `resources`: our own driver, or with
+    chan_dongle/chan_quectel only its SMS/USSD over AMI (its calls come through ARI)."""
     gsm = settings.gsm
-    if not gsm.enabled or gsm.channel_driver != "none":
+    if not gsm.enabled:
         return None
     store = await thinking.open_store(settings, resources) if gsm.sms_store else None
+    if gsm.channel_driver != "none":
+        ami = AmiGsmService(ami_config(gsm), SmsStore(store) if store is not None else None,
+                            retry_max_s=gsm.reconnect_max_s,
+                            poll_interval_s=gsm.health_interval_s)
+        await ami.start()  # reaches AMI in the background: Asterisk may come up later
+        resources.push_async_callback(ami.stop)
+        console.gsm = ami
+        log.info("GSM line through Asterisk's %s, device %s (AMI %s:%d)",
+                 gsm.channel_driver, gsm.device, gsm.ami_host, gsm.ami_port)
+        return ami
     service = GsmService(Sim7600(modem_config(gsm)),
                          SmsStore(store) if store is not None else None)
     calls = GsmCalls(service, lines)

@@ -28,7 +28,7 @@ from web.wav import wav_bytes
 
 if TYPE_CHECKING:  # aiogram loads only where bots run
     from ari_app.line_call import LineCalls
-    from channels.gsm.service import GsmService
+    from channels.gsm.service import ConsoleGsm
     from channels.telegram.manager import BotManager
 
 VOICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -80,7 +80,7 @@ class ConsoleServices:
         self.stt = stt
         self.telegram: BotManager | None = None
         self.lines: LineCalls | None = None  # runs calls on lines that are not Asterisk's
-        self.gsm: GsmService | None = None  # the SIM7600 line, when this process drives one
+        self.gsm: ConsoleGsm | None = None  # the GSM line (our driver, or a channel driver's AMI)
         self.loading_reason = "the secretary is still loading its models"
 
     def provide(self, *, brains: Mapping[str, Brain] | None = None,

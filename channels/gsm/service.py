@@ -24,6 +24,17 @@ class CallHandler(Protocol):
     def dtmf(self, digit: str) -> None: ...
 
 
+class ConsoleGsm(Protocol):
+    """What the console's GSM page uses: `GsmService` (our driver) or, when Asterisk's
+    chan_dongle/chan_quectel owns the modem, `ami_service.AmiGsmService`."""
+
+    def status(self) -> ModemStatus: ...
+
+    async def send_sms(self, number: str, text: str) -> SmsRecord | None: ...
+
+    async def ussd(self, code: str) -> UssdReply: ...
+
+
 class GsmService(ModemEvents):
     def __init__(self, modem: Sim7600, sms: SmsStore | None = None) -> None:
         self.modem = modem

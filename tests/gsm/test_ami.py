@@ -1,91 +1,17 @@
 """The chan_dongle / chan_quectel AMI actions with the real panoramisk client against a
-local TCP server that speaks the AMI protocol (banner, Login, Action/Response, events)."""
+local TCP server that speaks the AMI protocol (tests/gsm/ami_server.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator
 
 import pytest
 
 from channels.gsm.ami import AmiConfig, AmiError, AmiGsm
+from tests.gsm.ami_server import AmiServer
 from tests.gsm.conftest import until
 from tests.web.conftest import closed_port
-
-EOL = "\r\n"
-
-
-class AmiServer:
-    """Enough of Asterisk's manager: one user, the drivers' SMS/USSD actions, events."""
-
-    def __init__(self, username: str = "gsm", secret: str = "s3cret",
-                 device: str = "sim7600") -> None:
-        self.username, self.secret, self.device = username, secret, device
-        self.actions: list[dict[str, str]] = []
-        self.writers: list[asyncio.StreamWriter] = []
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def __aenter__(self) -> AmiServer:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.server is not None
-        for writer in self.writers:
-            writer.close()
-        self.server.close()
-        await self.server.wait_closed()
-
-    def event(self, **fields: str) -> None:
-        for writer in self.writers:
-            writer.write(_message(fields))
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.append(writer)
-        writer.write(b"Asterisk Call Manager/7.0.3\r\n")
-        logged_in = False
-        while True:
-            try:
-                raw = await reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return
-            fields = dict(line.split(": ", 1) for line in raw.decode().strip().split(EOL)
-                          if ": " in line)
-            self.actions.append(fields)
-            action, action_id = fields.get("Action", ""), fields.get("ActionID", "")
-            reply = {"ActionID": action_id}
-            if action == "Login":
-                logged_in = (fields.get("Username"), fields.get("Secret")) \
-                    == (self.username, self.secret)
-                reply |= ({"Response": "Success", "Message": "Authentication accepted"}
-                          if logged_in else
-                          {"Response": "Error", "Message": "Authentication failed"})
-            elif not logged_in:
-                reply |= {"Response": "Error", "Message": "Permission denied"}
-            elif action.endswith(("SendSMS", "SendUSSD")):
-                if fields.get("Device") != self.device:
-                    reply |= {"Response": "Error", "Message": "Device not found"}
-                else:
-                    what = "SMS" if action.endswith("SMS") else "USSD"
-                    reply |= {"Response": "Success",
-                              "Message": f"[{self.device}] {what} queued for send",
-                              "ID": "0x55d0c8a1b2c0"}
-            else:
-                reply |= {"Response": "Error", "Message": "Invalid/unknown command"}
-            writer.write(_message(reply))
-            if action.endswith("SendUSSD") and reply["Response"] == "Success":
-                prefix = action.removesuffix("SendUSSD")
-                writer.write(_message({"Event": f"{prefix}NewUSSD", "Privilege": "call,all",
-                                       "Device": self.device, "LineCount": "2",
-                                       "MessageLine0": "Баланс 123.45 р.",
-                                       "MessageLine1": "Тариф: Простой"}))
-
-
-def _message(fields: dict[str, str]) -> bytes:
-    return (EOL.join(f"{k}: {v}" for k, v in fields.items()) + EOL + EOL).encode()
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ registration, operator, the call in progress, the last error) and the SMS receiv
 sent; admins send an SMS and run a USSD code (a balance check) through the modem.
 
 The modem runs in the secretary process, which lends it to the console
-(`services.gsm`); a console without it still lists the stored SMS.
+(`services.gsm`): our own driver, or AMI when chan_dongle/chan_quectel owns the modem. A
+console without it still lists the stored SMS.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ from web.state import SERVICES, SMS
 from web.templating import render
 
 if TYPE_CHECKING:  # the driver needs pyserial; the page does not
-    from channels.gsm.service import GsmService
+    from channels.gsm.service import ConsoleGsm
 
 NUMBER = re.compile(r"\+?[0-9]{3,20}")
 USSD = re.compile(r"[0-9*#+]{1,40}")
 MAX_SMS_CHARS = 1000  # a few concatenated parts; more is not what a console is for
 NOT_HERE = ("No GSM modem runs in this process: it starts with the secretary when "
-            "gsm.enabled is on (and gsm.channel_driver is none).")
+            "gsm.enabled is on.")
 
 
-def _gsm(request: web.Request) -> GsmService | None:
+def _gsm(request: web.Request) -> ConsoleGsm | None:
     return request.app[SERVICES].gsm
 
 
