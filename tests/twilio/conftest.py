@@ -4,7 +4,6 @@ SQLite database (tests.web.conftest's `running_console`), served on 127.0.0.1.""
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,12 @@ from aiohttp.test_utils import TestClient
 from channels.twilio.config import TwilioConfig
 from channels.twilio.signature import SIGNATURE_HEADER, WebhookSignatures
 from tests.twilio.rest_stub import TwilioRestStub, running_rest_stub
-from tests.web.conftest import Console, running_console
+from tests.web.conftest import (
+    Console,
+    assert_no_errors_logged,
+    ignore_session_key_warnings,
+    running_console,
+)
 from web.services import ConsoleServices
 from web.state import SERVICES
 
@@ -27,20 +31,14 @@ TRANSFER_NUMBERS = {"reception": "+15550009999"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here):  # aiohttp-session's own keys, not ours
-            item.add_marker(pytest.mark.filterwarnings(
-                "ignore::aiohttp.web_exceptions.NotAppKeyWarning"))
+    ignore_session_key_warnings(items, Path(__file__).parent)
 
 
 @pytest.fixture(autouse=True)
 def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """An error the console or the stream code logs (a 500, a crashed call) fails the test."""
     yield
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR
-              and r.name.startswith(("web", "aiohttp", "ari_app", "media"))]
-    assert not errors, [r.getMessage() for r in errors]
+    assert_no_errors_logged(caplog, ("web", "aiohttp", "ari_app", "media"))
 
 
 @dataclass

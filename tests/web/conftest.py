@@ -36,21 +36,30 @@ TIMINGS = {"end_of_turn_ms": 300.0, "stt_final_ms": 810.0, "first_clause_ms": 90
            "first_tts_chunk_ms": 1100.0, "first_rtp_ms": 1200.0, "stt_early_pass": 1.0}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
+def ignore_session_key_warnings(items: list[pytest.Item], folder: Path) -> None:
+    """aiohttp-session stores its own keys without AppKey: not ours to fix."""
     for item in items:
-        if item.path.is_relative_to(here):  # aiohttp-session's own keys, not ours
+        if item.path.is_relative_to(folder):
             item.add_marker(pytest.mark.filterwarnings(
                 "ignore::aiohttp.web_exceptions.NotAppKeyWarning"))
+
+
+def assert_no_errors_logged(caplog: pytest.LogCaptureFixture,
+                            loggers: tuple[str, ...] = ("web", "aiohttp")) -> None:
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR
+              and r.name.startswith(loggers)]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    ignore_session_key_warnings(items, Path(__file__).parent)
 
 
 @pytest.fixture(autouse=True)
 def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """An error the console logs (a 500, a page that failed to render) fails the test."""
     yield
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR
-              and r.name.startswith(("web", "aiohttp"))]
-    assert not errors, [r.getMessage() for r in errors]
+    assert_no_errors_logged(caplog)
 
 
 @dataclass
