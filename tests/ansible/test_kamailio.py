@@ -368,12 +368,12 @@ async def test_calls_fail_over_to_the_live_node_and_come_back(
                  f"answered by {[n for n, _ in results]}, answer times "
                  f"{[round(t, 2) for _, t in results]} s")
             assert [n for n, _ in results] == ["lb1"] * len(results), results
-            # Round robin sent one of the first two calls to the dead node; it waited for
-            # the node timeout and went on to lb1. After that the dead node was skipped.
-            slow = [t for _, t in results if t >= NODE_TIMEOUT_MS / 1000]
-            assert len(slow) == 1, results
-            assert all(t < NODE_TIMEOUT_MS / 1000 for _, t in results[2:]), results
-            assert f"node {dead_uri} failed (408)" in kamailio.log_text()
+            # Round robin sent one of the first calls to the dead node; it timed out there
+            # and went on to lb1, and the node was marked down: no call tried it again.
+            # (Unless an OPTIONS ping found it dead first: then no call tried it at all.)
+            # How long each call took is logged above, not asserted: a busy machine is slow.
+            tried_dead = kamailio.log_text().count(f"node {dead_uri} failed")
+            assert tried_dead <= 1, kamailio.log_text()[-3000:]
 
             # Back up: once it answers OPTIONS again (every PING_INTERVAL_S), it gets calls.
             connections = seen[dead].connections
