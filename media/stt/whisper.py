@@ -8,8 +8,9 @@ faster-whisper loaded. Windows near the audio length make Whisper repeat itself,
 window stays fixed, and a result that looks like a loop (high compression ratio or the
 token budget used up) is redone by the stock 30 s path, as is any longer utterance. The
 short window also, rarely, ends a decode early ("Where" for a clear "Where are you
-located?", seen on a call): such a result is unsure of itself, so one below
-`redo_below_confidence` is checked on the stock path and the surer of the two kept.
+located?", "how much" for "How much does a cleaning cost?", both seen on calls): a result
+unsure of itself (below `redo_below_confidence`) or too short for its audio (under
+`redo_below_chars_per_s`) is checked on the stock path, and the surer of the two kept.
 
 Models load from local directories only (never the hub); see media.models for the ones
 PyPI packages ship."""
@@ -53,7 +54,7 @@ class FasterWhisperStt(SegmentStt):
                  detect_languages: tuple[str, ...] | None = None,
                  no_speech_threshold: float = 0.6, log_prob_threshold: float = -1.0,
                  compression_ratio_threshold: float = 2.4,
-                 redo_below_confidence: float = 0.4,
+                 redo_below_confidence: float = 0.4, redo_below_chars_per_s: float = 6.0,
                  silence_peak: int = 64, min_audio_ms: int = 100) -> None:
         """window_s: encoder window for short utterances (0 = always the stock 30 s path).
         detect_languages: when language is None, pick the likeliest of these (e.g.
@@ -62,7 +63,10 @@ class FasterWhisperStt(SegmentStt):
         min_audio_ms: shorter audio holds no words, so it gives "" without a model run.
         redo_below_confidence: a windowed result less sure than this (mean token
         probability) is checked on the stock path; correct short answers measured 0.45-0.95
-        on 8 kHz µ-law, an early-ended decode 0.24."""
+        on 8 kHz µ-law, an early-ended decode 0.24 (but another 0.57).
+        redo_below_chars_per_s: text per second of the audio given (a turn: its speech
+        plus ~0.5 s of pre-roll and hangover); speech runs at 12-15 characters a second,
+        the early-ended decodes above came to 3.7 and 4.6."""
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if not 0 <= window_s <= 30:
@@ -80,6 +84,7 @@ class FasterWhisperStt(SegmentStt):
         self.log_prob_threshold = log_prob_threshold
         self.compression_ratio_threshold = compression_ratio_threshold
         self.redo_below_confidence = redo_below_confidence
+        self.redo_below_chars_per_s = redo_below_chars_per_s
         self.silence_peak = silence_peak
         self.min_audio_ms = min_audio_ms
         self._model: Any = None  # faster_whisper.WhisperModel once loaded
@@ -140,8 +145,7 @@ class FasterWhisperStt(SegmentStt):
             result = None
             if len(audio16k) < self.window_s * WHISPER_RATE:
                 result = self._windowed(audio16k, language, duration_ms, cancel)
-                if result is not None and result.text \
-                        and (result.confidence or 0.0) < self.redo_below_confidence:
+                if result is not None and self._doubtful(result, duration_ms):
                     _check(cancel)
                     stock = self._stock(audio16k, language, duration_ms)
                     log.info("unsure windowed Whisper pass (%.2f, %r); stock pass: %.2f, %r",
@@ -155,6 +159,14 @@ class FasterWhisperStt(SegmentStt):
         except (RuntimeError, ValueError) as exc:
             raise SttError(f"{self.name} failed on {duration_ms} ms of audio: {exc}") from exc
         return result
+
+    def _doubtful(self, result: Transcript, duration_ms: int) -> bool:
+        """A windowed result that may have ended early (see the module's docstring)."""
+        if not result.text:
+            return False
+        chars_per_s = len(result.text) * 1000 / max(duration_ms, 1)
+        return ((result.confidence or 0.0) < self.redo_below_confidence
+                or chars_per_s < self.redo_below_chars_per_s)
 
     def _check_language(self, language: str | None) -> str | None:
         if language is None:
