@@ -3,6 +3,8 @@ known sound occurs. Tests assert on what a caller heard, never on our internals.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import soxr
 
@@ -55,6 +57,17 @@ def find_sound(haystack: np.ndarray, needle: np.ndarray) -> tuple[int, float]:
     score = corr / norm
     best = int(np.argmax(score))
     return best, float(score[best])
+
+
+def share_found(haystack: np.ndarray, needle: np.ndarray, pieces: int = 8,
+                threshold: float = 0.8) -> float:
+    """The share of `needle`'s pieces that `find_sound` finds in `haystack` (each aligned
+    on its own, score above `threshold`): a busy line that loses a packet spoils one
+    piece, not the match of the whole; audio that was never heard scores 0."""
+    bounds = np.linspace(0, len(needle), pieces + 1).astype(int)
+    found = [find_sound(haystack, needle[a:b])[1] > threshold
+             for a, b in itertools.pairwise(bounds)]
+    return sum(found) / pieces
 
 
 def to_rate(x: np.ndarray, rate: int, target: int) -> np.ndarray:

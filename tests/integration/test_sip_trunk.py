@@ -29,7 +29,7 @@ from secretary.settings import Settings
 from tests.integration.conftest import TEST_PORTS, TEST_STAFF, Secretary
 from tests.integration.operator_phone import OperatorPhone
 from tests.integration.test_phone_call import after_greeting, caller_signal, greeting_8k
-from tests.signal_analysis import band_fraction, find_sound
+from tests.signal_analysis import band_fraction, share_found
 from tests.sip_caller import SipCaller
 
 pytestmark = pytest.mark.integration
@@ -232,5 +232,6 @@ async def test_calls_out_leave_through_the_trunk_showing_our_number(
     assert CALLER not in far.log()
     dumps = sorted((tmp_path / "far").glob("dump-*-dec.wav"))
     heard, _ = read_dump(dumps[-1])
-    _, score = find_sound(heard, greeting_8k(secretary))
-    assert score > 0.8, f"the called-back phone did not hear the greeting ({score:.2f})"
+    # Every eighth of the greeting but one (a packet lost on a busy machine) must be there.
+    share = share_found(heard, greeting_8k(secretary))
+    assert share >= 7 / 8, f"the called-back phone heard {share:.0%} of the greeting"
